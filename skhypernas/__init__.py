@@ -1,0 +1,7 @@
+"""Differentiable neural architecture search with complexity control, for scikit-learn."""
+
+from .estimators import HyperDARTSClassifier
+from .search_space import PRIMITIVES, Genotype, NetworkConfig
+
+__all__ = ["HyperDARTSClassifier", "Genotype", "NetworkConfig", "PRIMITIVES"]
+__version__ = "0.1.0"

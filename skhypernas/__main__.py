@@ -1,0 +1,114 @@
+"""``python -m skhypernas``: one search, its complexity path printed and plotted."""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import HyperDARTSClassifier
+
+#: Settings that finish within about 30 minutes on a 2-core CPU ("cpu"), and the
+#: authors' GPU-sized setting ("paper").
+PRESETS = {
+    "cpu": dict(
+        channels=8, max_epochs=1, batch_size=32, lr=0.05, warmup_fraction=0.3, arch_lr=1e-2, lambda_range=(1e-8, 1e-4)
+    ),
+    "paper": dict(channels=16, max_epochs=50, second_order=True),
+}
+
+
+def load(dataset, n_train):
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
+    else:
+        from .datasets import load_fashion_mnist
+
+        (X_train, y_train), (X_test, y_test) = load_fashion_mnist("train"), load_fashion_mnist("test")
+        X_train, X_test = X_train / 255.0, X_test / 255.0
+    if n_train:
+        X_train, y_train = X_train[:n_train], y_train[:n_train]
+    return X_train, X_test, y_train, y_test
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m skhypernas", description=__doc__)
+    parser.add_argument("--dataset", choices=["fashion-mnist", "digits"], default="fashion-mnist")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--channels", type=int, default=None)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--output", type=Path, default=Path("results"))
+    parser.add_argument("--test-all", action="store_true", help="score every path entry on the test set")
+    args = parser.parse_args(argv)
+
+    params = dict(PRESETS[args.preset])
+    if args.dataset == "digits" and args.preset == "cpu":
+        params["max_epochs"] = 10  # 8x8 images: ten epochs take about a minute
+    for name in ("max_epochs", "channels"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    X_train, X_test, y_train, y_test = load(args.dataset, args.n_train)
+    print(f"{args.dataset}: {len(X_train)} training, {len(X_test)} test samples; settings {params}", flush=True)
+    start = time.perf_counter()
+    clf = HyperDARTSClassifier(random_state=args.random_state, verbose=1, **params).fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+
+    path = clf.complexity_path_
+    # The full test set is scored at each decade of lambda and at both ends of the
+    # range (every entry with --test-all): one pass over it takes seconds on a CPU.
+    low, high = np.log10(path["lambda_min"][0]), np.log10(path["lambda_max"][-1])
+    decades = 10.0 ** np.arange(np.ceil(low - 1e-9), np.floor(high + 1e-9) + 1)
+    tested = {0, len(path["genotype"]) - 1} | {clf._path_index(lam) for lam in decades}
+    rows = []
+    test_start = time.perf_counter()
+    for i, genotype in enumerate(path["genotype"]):
+        row = dict(
+            lambda_min=float(path["lambda_min"][i]),
+            lambda_max=float(path["lambda_max"][i]),
+            n_parameters=int(path["n_parameters"][i]),
+            heldout_accuracy=float(path["accuracy"][i]),
+            test_accuracy=None,
+            genotype=genotype.to_json(),
+        )
+        if args.test_all or i in tested:
+            clf.set_complexity(float(np.sqrt(path["lambda_min"][i] * path["lambda_max"][i])))
+            row["test_accuracy"] = float(clf.score(X_test, y_test))
+        rows.append(row)
+    test_seconds = time.perf_counter() - test_start
+    print(f"\nsearch and path: {fit_seconds:.0f} s; {len(rows)} architectures on the complexity path")
+    print(f"test-set scoring: {test_seconds:.0f} s\n")
+    print(f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'held-out':>9} {'test':>7}")
+    for r in rows:
+        test = "" if r["test_accuracy"] is None else f"{r['test_accuracy']:7.4f}"
+        interval = f"{r['lambda_min']:12.3g} {r['lambda_max']:12.3g}"
+        print(f"{interval} {r['n_parameters']:8d} {r['heldout_accuracy']:9.4f} {test}")
+
+    from .plotting import plot_complexity_path, plot_genotype
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    clf.set_complexity("best")
+    plot_complexity_path(clf).savefig(args.output / "complexity_path.png", dpi=120)
+    for name, i in (("smallest", 0), ("largest", -1)):
+        title = f"{name} lambda: {path['n_parameters'][i]} parameters"
+        plot_genotype(path["genotype"][i], title).savefig(args.output / f"cells_{name}_lambda.png", dpi=100)
+    summary = dict(
+        dataset=args.dataset,
+        settings=params,
+        n_train=len(X_train),
+        fit_seconds=fit_seconds,
+        test_seconds=test_seconds,
+        path=rows,
+    )
+    (args.output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nwrote complexity_path.png, complexity_path.json and the cell drawings to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

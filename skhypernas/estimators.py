@@ -1,0 +1,509 @@
+"""scikit-learn estimators. They validate, split and move data, then hand over to the
+search, the path and the derived network; no training loop lives here."""
+
+import hashlib
+import json
+import math
+import numbers
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
+
+from ._images import flatten_images, resolve_image_shape
+from ._params import Interval, check_params
+from .derived import DerivedNetwork, recalibrate_batch_norm
+from .hypernet import PiecewiseLinearHypernet
+from .path import enumerate_path
+from .search import BilevelSearch, Checkpoint, SearchSettings
+from .search_space import PRIMITIVES, NetworkConfig
+from .supernet import SearchNetwork
+
+#: ``predict`` feeds the network at most this many input values per batch.
+PREDICT_BATCH_VALUES = 2**20
+
+
+def resolve_device(device):
+    """``"auto"`` is CUDA when available, else CPU; anything else goes to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+
+
+def _to_device(tensor_or_module, device):
+    # Channels-last runs this search's convolutions faster on a GPU. On the CPU
+    # (torch 2.14) it was 1.5x faster too, but corrupted the heap on 64x64 inputs:
+    # correctness first, so the CPU keeps the default layout.
+    tensor_or_module = tensor_or_module.to(device)
+    if device.type == "cuda":
+        tensor_or_module = tensor_or_module.to(memory_format=torch.channels_last)
+    return tensor_or_module
+
+
+def _batches(x, size):
+    return (x[i : i + size] for i in range(0, len(x), size))
+
+
+class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
+    """Differentiable architecture search with a complexity-controlling hypernetwork.
+
+    One search trains a DARTS supernet together with a piecewise-linear hypernetwork
+    ``alpha(lambda)`` over ``lambda_range``; afterwards every lambda in that range
+    names an architecture (on every edge the argmax operation, ``none`` dropping the
+    edge), and a larger lambda gives a network with fewer parameters. ``fit``
+    enumerates all of them exactly (``complexity_path_``); ``predict`` runs the one
+    chosen by ``complexity`` with weights inherited from the search.
+
+    Parameters
+    ----------
+    complexity : float or "best", default="best"
+        The lambda whose architecture ``predict`` uses; ``"best"`` picks the path
+        entry with the highest held-out accuracy (fewest parameters among ties).
+        Change it after fitting with :meth:`set_complexity`.
+    lambda_range : (float, float), default=(1e-10, 1e-6)
+        Range of the complexity coefficient, sampled log-uniformly during the search.
+    n_knots : int or None, default=None
+        Knots of the hypernetwork; None places one per decade of ``lambda_range``.
+    channels : int, default=16
+        Width of the first cell; each reduction cell doubles it.
+    n_cells : int, default=3
+        Cells in the network; reduction cells sit at 1/3 and 2/3 of the depth.
+    n_nodes : int, default=4
+        Intermediate nodes per cell.
+    stem_multiplier : int, default=3
+        The stem outputs ``stem_multiplier * channels`` channels.
+    max_epochs : int, default=50
+        Search epochs; an epoch is one pass over the weight half of the data.
+    batch_size : int, default=64
+    lr, lr_min : float, default=0.025, 0.001
+        The weights' SGD learning rate, cosine-annealed from ``lr`` to ``lr_min``.
+    momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0
+    arch_lr : float, default=1e-3
+        Adam learning rate of the hypernetwork.
+    arch_betas : (float, float), default=(0.5, 0.999)
+    arch_weight_decay : float, default=1e-3
+    second_order : bool, default=False
+        Use DARTS' unrolled (second-order) architecture gradient.
+    warmup_fraction : float, default=0.0
+        Share of the search's steps that train only the weights before architecture
+        steps begin (the authors use none; it helps short CPU searches).
+    temperature_start, temperature_end : float, default=1.0, 0.2
+        Gumbel-softmax temperature, annealed geometrically over the search.
+    validation_fraction : float, default=0.5
+        Stratified share of the data that trains the architecture (the rest trains
+        the weights). It also scores the complexity path.
+    path_samples : int, default=2048
+        Samples used, per path entry, to recalibrate batch norm (from the weight half)
+        and to measure held-out accuracy (from the architecture half).
+    image_shape : tuple or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
+        rows are one-channel images, anything else is a 1 x d strip.
+    max_time : float or None, default=None
+        Wall-clock budget of the search in seconds; it stops after the current step.
+    checkpoint_dir : path-like or None, default=None
+        Where the search writes a checkpoint after every epoch (atomically).
+    warm_start : bool, default=False
+        With ``checkpoint_dir``: resume the search from its checkpoint, if one
+        exists, and reach the result an uninterrupted search would have reached.
+    device : str, default="auto"
+        "auto" uses CUDA when available.
+    deterministic : bool, default=False
+        Turn on PyTorch's deterministic algorithms during ``fit`` (CPU fits are
+        repeatable without it; GPU kernels otherwise may not be).
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar, a time estimate and a line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    image_shape_ : tuple (C, H, W)
+    complexity_path_ : dict of arrays
+        One entry per maximal lambda interval with a constant architecture, in
+        increasing lambda: ``lambda_min``, ``lambda_max``, ``n_parameters`` (of the
+        derived network), ``accuracy`` (held-out, inherited weights, recalibrated
+        batch norm) and ``genotype``. ``pandas.DataFrame(complexity_path_)`` shows it.
+    complexity_ : float
+        The lambda in use (``"best"`` and budgets resolve to their interval's
+        geometric middle).
+    genotype_ : Genotype
+        The architecture in use.
+    n_parameters_ : int
+        Its parameter count.
+    network_ : torch.nn.Module
+        Its derived network, in eval mode.
+    supernet_ : SearchNetwork
+        The trained supernet; every derived network inherits its weights.
+    hypernet_ : PiecewiseLinearHypernet
+    path_buffers_ : list of dict
+        Per path entry, the batch-norm statistics recalibrated for its architecture.
+    history_ : list of dict
+        Per-epoch losses, architecture-half accuracy, temperature, lambda and seconds.
+    device_ : torch.device
+    """
+
+    _constraints = {
+        "n_knots": Interval("int", 1, none_ok=True),
+        "channels": Interval("int", 1),
+        "n_cells": Interval("int", 1),
+        "n_nodes": Interval("int", 1),
+        "stem_multiplier": Interval("int", 1),
+        "max_epochs": Interval("int", 1),
+        "batch_size": Interval("int", 1),
+        "lr": Interval("real", 0, open_low=True),
+        "lr_min": Interval("real", 0),
+        "momentum": Interval("real", 0, 1, open_high=True),
+        "weight_decay": Interval("real", 0),
+        "grad_clip": Interval("real", 0, open_low=True),
+        "arch_lr": Interval("real", 0, open_low=True),
+        "arch_weight_decay": Interval("real", 0),
+        "warmup_fraction": Interval("real", 0, 1, open_high=True),
+        "temperature_start": Interval("real", 0, open_low=True),
+        "temperature_end": Interval("real", 0, open_low=True),
+        "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
+        "path_samples": Interval("int", 1),
+        "max_time": Interval("real", 0, open_low=True, none_ok=True),
+        "verbose": Interval("int", 0),
+    }
+
+    def __init__(
+        self,
+        *,
+        complexity="best",
+        lambda_range=(1e-10, 1e-6),
+        n_knots=None,
+        channels=16,
+        n_cells=3,
+        n_nodes=4,
+        stem_multiplier=3,
+        max_epochs=50,
+        batch_size=64,
+        lr=0.025,
+        lr_min=0.001,
+        momentum=0.9,
+        weight_decay=3e-4,
+        grad_clip=5.0,
+        arch_lr=1e-3,
+        arch_betas=(0.5, 0.999),
+        arch_weight_decay=1e-3,
+        second_order=False,
+        warmup_fraction=0.0,
+        temperature_start=1.0,
+        temperature_end=0.2,
+        validation_fraction=0.5,
+        path_samples=2048,
+        image_shape=None,
+        max_time=None,
+        checkpoint_dir=None,
+        warm_start=False,
+        device="auto",
+        deterministic=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.complexity = complexity
+        self.lambda_range = lambda_range
+        self.n_knots = n_knots
+        self.channels = channels
+        self.n_cells = n_cells
+        self.n_nodes = n_nodes
+        self.stem_multiplier = stem_multiplier
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.arch_lr = arch_lr
+        self.arch_betas = arch_betas
+        self.arch_weight_decay = arch_weight_decay
+        self.second_order = second_order
+        self.warmup_fraction = warmup_fraction
+        self.temperature_start = temperature_start
+        self.temperature_end = temperature_end
+        self.validation_fraction = validation_fraction
+        self.path_samples = path_samples
+        self.image_shape = image_shape
+        self.max_time = max_time
+        self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
+        self.device = device
+        self.deterministic = deterministic
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting -----------------------------------------------------------------
+
+    def _make_hypernet(self, n_edges):
+        return PiecewiseLinearHypernet(n_edges, len(PRIMITIVES), self.lambda_range, self.n_knots)
+
+    def _check_lambda_range(self):
+        try:
+            low, high = (float(v) for v in self.lambda_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"lambda_range must be two positive numbers; got {self.lambda_range!r}") from None
+        if not (0 < low < high and math.isfinite(high)):
+            raise ValueError(f"lambda_range must satisfy 0 < low < high; got {self.lambda_range!r}")
+        return low, high
+
+    def fit(self, X, y):
+        """Run one architecture search and enumerate the complexity path.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        check_params(self, self._constraints)
+        lambda_range = self._check_lambda_range()
+        self._check_complexity(self.complexity, lambda_range)
+        X, input_shape = flatten_images(X)
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], ensure_min_samples=2)
+        kinds = {type(v).__name__ for v in y} if y.dtype == object else ()
+        if len(kinds) > 1:
+            raise TypeError(f"y mixes label types ({', '.join(sorted(kinds))}); use labels of one type")
+        check_classification_targets(y)
+        self.classes_, y = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two")
+        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1], input_shape)
+        self.device_ = resolve_device(self.device)
+
+        rng = check_random_state(self.random_state)
+        try:
+            train_idx, val_idx = train_test_split(
+                np.arange(len(y)), test_size=self.validation_fraction, stratify=y, random_state=rng
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot split the data into weight and architecture halves "
+                f"(validation_fraction={self.validation_fraction}): {exc}"
+            ) from None
+        x_all = _to_device(torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *self.image_shape_), self.device_)
+        y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
+        x_train, y_train = x_all[train_idx], y_all[train_idx]
+        x_val, y_val = x_all[val_idx], y_all[val_idx]
+
+        config = NetworkConfig(
+            in_channels=self.image_shape_[0],
+            n_classes=len(self.classes_),
+            channels=self.channels,
+            n_cells=self.n_cells,
+            n_nodes=self.n_nodes,
+            stem_multiplier=self.stem_multiplier,
+        )
+        settings = SearchSettings(
+            epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            lr_min=self.lr_min,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            arch_lr=self.arch_lr,
+            arch_betas=tuple(self.arch_betas),
+            arch_weight_decay=self.arch_weight_decay,
+            second_order=self.second_order,
+            warmup_fraction=self.warmup_fraction,
+            temperature_start=self.temperature_start,
+            temperature_end=self.temperature_end,
+            lambda_range=lambda_range,
+            max_time=self.max_time,
+        )
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
+        cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        with torch.random.fork_rng(devices=cuda):
+            torch.use_deterministic_algorithms(bool(self.deterministic) or deterministic)
+            try:
+                torch.manual_seed(rng.randint(2**31 - 1))
+                self.supernet_ = _to_device(SearchNetwork(config), self.device_)
+                self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
+                search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
+                self.history_ = search.run(
+                    x_train, y_train, x_val, y_val, checkpoint=checkpoint, resume=self.warm_start, **self._reporters()
+                )
+                calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.path_samples])]
+                scoring = val_idx[: self.path_samples]
+                self._score_path(calibration, x_all[scoring], y_all[scoring])
+            finally:
+                torch.use_deterministic_algorithms(deterministic)
+        self._set_architecture()
+        return self
+
+    def _fingerprint(self, X, y):
+        """What a checkpoint must match to be resumed: the search's settings and data."""
+        ignored = {"verbose", "max_time", "checkpoint_dir", "warm_start", "device", "complexity", "path_samples"}
+        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
+        digest.update(np.ascontiguousarray(y).tobytes())
+        return json.dumps(
+            dict(params=params, shape=list(X.shape), data=digest.hexdigest()), sort_keys=True, default=repr
+        )
+
+    def _reporters(self):
+        if not self.verbose:
+            return {}
+
+        def progress(steps, epoch):
+            return tqdm(steps, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False, unit="step")
+
+        return dict(progress=progress, log=tqdm.write)
+
+    def _score_path(self, calibration, x_score, y_score):
+        """Enumerate the path; give each entry its parameters, batch-norm statistics and accuracy."""
+        config = self.supernet_.config
+        anchors = self.hypernet_.knot_anchors()
+        path = enumerate_path(anchors)
+        lambdas = self.hypernet_.lambda_of(np.array([[low, high] for low, high, _ in path]))
+        scored = {}  # an architecture can come back on a later interval: score it once
+        for _, _, genotype in path:
+            if genotype in scored:
+                continue
+            net = DerivedNetwork.from_supernet(self.supernet_, genotype)
+            recalibrate_batch_norm(net, _batches(calibration, 256))
+            with torch.inference_mode():
+                pred = torch.cat([net(x).argmax(1) for x in _batches(x_score, 1024)])
+            buffers = {name: b.clone() for name, b in net.named_buffers()}
+            scored[genotype] = ((pred == y_score).float().mean().item(), buffers)
+        accuracy = [scored[g][0] for _, _, g in path]
+        buffers = [scored[g][1] for _, _, g in path]
+        self.complexity_path_ = {
+            "lambda_min": lambdas[:, 0],
+            "lambda_max": lambdas[:, 1],
+            "n_parameters": np.array([g.n_parameters(config) for _, _, g in path]),
+            "accuracy": np.array(accuracy),
+            "genotype": np.array([g for _, _, g in path], dtype=object),
+        }
+        self.path_buffers_ = buffers
+
+    # -- choosing an architecture -----------------------------------------------
+
+    @staticmethod
+    def _check_complexity(complexity, lambda_range):
+        if isinstance(complexity, str):
+            if complexity != "best":
+                raise ValueError(f'complexity must be a float in lambda_range or "best"; got {complexity!r}')
+            return
+        if not isinstance(complexity, numbers.Real) or isinstance(complexity, bool):
+            raise TypeError(f'complexity must be a float or "best"; got {type(complexity).__name__}')
+        low, high = lambda_range
+        if not low <= complexity <= high:
+            raise ValueError(f"complexity={complexity!r} lies outside the searched lambda_range [{low:g}, {high:g}]")
+
+    def set_complexity(self, complexity=None, *, max_params=None):
+        """Choose the architecture used by ``predict``; no retraining.
+
+        Parameters
+        ----------
+        complexity : float or "best", optional
+            A lambda inside ``lambda_range``, or "best" (highest held-out accuracy).
+        max_params : int, optional
+            Instead of a lambda: the most accurate path entry with at most this many
+            parameters; ``complexity`` becomes the middle of its lambda interval.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        path = self.complexity_path_
+        if (complexity is None) == (max_params is None):
+            raise ValueError("set_complexity takes either complexity or max_params, not both or neither")
+        if max_params is not None:
+            fits = np.flatnonzero(path["n_parameters"] <= max_params)
+            if fits.size == 0:
+                raise ValueError(
+                    f"max_params={max_params} is below the smallest architecture on the path "
+                    f"({path['n_parameters'].min()} parameters)"
+                )
+            complexity = self._interval_middle(fits[np.argmax(path["accuracy"][fits])])
+        self._check_complexity(complexity, self._check_lambda_range())
+        self.complexity = complexity
+        self._set_architecture()
+        return self
+
+    def _interval_middle(self, index):
+        return float(np.sqrt(self.complexity_path_["lambda_min"][index] * self.complexity_path_["lambda_max"][index]))
+
+    def _path_index(self, complexity):
+        path = self.complexity_path_
+        if isinstance(complexity, str):  # "best": most accurate, then smallest
+            return int(np.lexsort((path["n_parameters"], -path["accuracy"]))[0])
+        index = np.searchsorted(path["lambda_max"], complexity, side="left")
+        return int(min(index, len(path["lambda_max"]) - 1))
+
+    def _set_architecture(self):
+        index = self._path_index(self.complexity)
+        genotype = self.complexity_path_["genotype"][index]
+        net = DerivedNetwork.from_supernet(self.supernet_, genotype)
+        net.load_state_dict(self.path_buffers_[index], strict=False)
+        self.network_ = net.eval()
+        self.genotype_ = genotype
+        self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
+        self.complexity_ = self._interval_middle(index) if isinstance(self.complexity, str) else float(self.complexity)
+
+    # -- predicting ---------------------------------------------------------------
+
+    def _to_images(self, X):
+        check_is_fitted(self)
+        X, input_shape = flatten_images(X)
+        if input_shape is not None and tuple(input_shape) != self.image_shape_:
+            raise ValueError(f"X has images of shape {tuple(input_shape)}; the model was fitted on {self.image_shape_}")
+        return validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+
+    def predict_proba(self, X):
+        """Class probabilities from the derived network of the chosen complexity.
+
+        Runs in batches of at most ``PREDICT_BATCH_VALUES`` input values (1024 rows
+        of 28x28), so memory stays bounded for any number of rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        X = self._to_images(X)
+        out = np.empty((len(X), len(self.classes_)))
+        # Rows become float32 images one batch at a time, so memory holds the input,
+        # the output and one batch's activations, whatever the number of rows.
+        size = max(1, min(1024, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
+        with torch.inference_mode():
+            for start in range(0, len(X), size):
+                batch = torch.as_tensor(X[start : start + size], dtype=torch.float32)
+                logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
+                out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
+        return out
+
+    def predict(self, X):
+        """Class labels from the derived network of the chosen complexity.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -1,0 +1,67 @@
+"""Structural parameters as a function of the complexity coefficient lambda.
+
+The hypernetwork maps a batch of lambdas to ``alpha`` of shape
+``(..., 2, n_edges, n_ops)``: index 0 holds the normal cells' logits, index 1 the
+reduction cells'. With a single knot it is plain DARTS: one free ``alpha`` whatever
+lambda is.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class PiecewiseLinearHypernet(nn.Module):
+    """``alpha(lambda)``: linear interpolation between anchors at knots in log-lambda.
+
+    With ``s = (log10 lambda - log10 lambda_min) / (log10 lambda_max - log10 lambda_min)``
+    and knots ``t_k = k / (n_knots - 1)``, ``alpha(s) = (1 - u) a_k + u a_{k+1}`` on
+    ``[t_k, t_{k+1}]``, ``u = (s - t_k) / (t_{k+1} - t_k)``.
+
+    Parameters
+    ----------
+    n_edges, n_ops : int
+    lambda_range : (float, float)
+    n_knots : int or None
+        Default: one knot per decade of ``lambda_range`` (at least 2). ``1`` gives
+        a constant ``alpha`` (DARTS).
+    init_scale : float
+        Standard deviation of the anchors' initial values (DARTS: 1e-3).
+    """
+
+    def __init__(self, n_edges, n_ops, lambda_range, n_knots=None, init_scale=1e-3):
+        super().__init__()
+        self.log_range = tuple(math.log10(v) for v in lambda_range)
+        if n_knots is None:
+            n_knots = max(2, round(self.log_range[1] - self.log_range[0]) + 1)
+        self.n_knots = int(n_knots)
+        self.anchors = nn.Parameter(init_scale * torch.randn(self.n_knots, 2, n_edges, n_ops))
+
+    def normalise(self, lam):
+        """``s`` of lambda, clamped to [0, 1]."""
+        low, high = self.log_range
+        return ((torch.log10(lam) - low) / (high - low)).clamp(0.0, 1.0)
+
+    def forward(self, lam):
+        lam = torch.as_tensor(lam, dtype=self.anchors.dtype, device=self.anchors.device)
+        if self.n_knots == 1:
+            return self.anchors[0].expand(*lam.shape, *self.anchors.shape[1:])
+        pos = self.normalise(lam) * (self.n_knots - 1)
+        k = pos.floor().clamp(max=self.n_knots - 2).long()
+        u = (pos - k).view(*pos.shape, 1, 1, 1)
+        return (1 - u) * self.anchors[k] + u * self.anchors[k + 1]
+
+    def knot_anchors(self):
+        """The anchors as a float64 array ``(n_knots, 2, n_edges, n_ops)``.
+
+        A single knot is returned twice: a flat segment over the whole range.
+        """
+        anchors = self.anchors.detach().cpu().double().numpy()
+        return np.repeat(anchors, 2, axis=0) if self.n_knots == 1 else anchors
+
+    def lambda_of(self, s):
+        """Inverse of :meth:`normalise`."""
+        low, high = self.log_range
+        return 10.0 ** (low + np.asarray(s, dtype=np.float64) * (high - low))

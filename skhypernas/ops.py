@@ -1,0 +1,119 @@
+"""Torch modules for the DARTS candidate operations.
+
+Every operation maps ``channels`` to ``channels`` at stride 1, or halves the spatial
+size (rounding up) at stride 2, for any image size including a 1-pixel-high strip.
+Pools end in a parameter-free batch norm, as in DARTS' search network, so that their
+output scale matches the convolutions' when the mixed operation weighs them.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in, c_out, kernel_size, stride, padding, affine):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel_size, stride, padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise (dilated) convolution, pointwise convolution, batch norm."""
+
+    def __init__(self, channels, kernel_size, stride, dilation, affine):
+        padding = dilation * (kernel_size - 1) // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(channels, channels, kernel_size, stride, padding, dilation, groups=channels, bias=False),
+            nn.Conv2d(channels, channels, 1, bias=False),
+            nn.BatchNorm2d(channels, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked depthwise-separable convolutions; only the first one strides."""
+
+    def __init__(self, channels, kernel_size, stride, affine):
+        super().__init__(
+            DilConv(channels, kernel_size, stride, 1, affine),
+            DilConv(channels, kernel_size, 1, 1, affine),
+        )
+
+
+class Pool(nn.Sequential):
+    def __init__(self, kind, channels, stride):
+        pool = (
+            nn.MaxPool2d(3, stride, padding=1)
+            if kind == "max"
+            else nn.AvgPool2d(3, stride, padding=1, count_include_pad=False)
+        )
+        super().__init__(pool, nn.BatchNorm2d(channels, affine=False))
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the spatial size with two 1x1 stride-2 convolutions on offset grids."""
+
+    def __init__(self, c_in, c_out, affine):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        # Padding before the one-pixel shift keeps both grids the same size for odd
+        # (and one-pixel) inputs.
+        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+class Zero(nn.Module):
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+def make_op(name, channels, stride, affine):
+    """The module of candidate operation ``name`` at the given width and stride."""
+    if name == "none":
+        return Zero(stride)
+    if name == "max_pool_3x3":
+        return Pool("max", channels, stride)
+    if name == "avg_pool_3x3":
+        return Pool("avg", channels, stride)
+    if name == "skip_connect":
+        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels, affine)
+    if name == "sep_conv_3x3":
+        return SepConv(channels, 3, stride, affine)
+    if name == "sep_conv_5x5":
+        return SepConv(channels, 5, stride, affine)
+    if name == "dil_conv_3x3":
+        return DilConv(channels, 3, stride, 2, affine)
+    if name == "dil_conv_5x5":
+        return DilConv(channels, 5, stride, 2, affine)
+    raise ValueError(f"unknown operation {name!r}")
+
+
+class Stem(nn.Sequential):
+    def __init__(self, in_channels, out_channels):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+def make_preprocess(spec, affine):
+    """The two modules that bring a cell's input states to its width."""
+    pre0 = (
+        FactorizedReduce(spec.channels_prev_prev, spec.channels, affine)
+        if spec.reduction_prev
+        else ReLUConvBN(spec.channels_prev_prev, spec.channels, 1, 1, 0, affine)
+    )
+    return pre0, ReLUConvBN(spec.channels_prev, spec.channels, 1, 1, 0, affine)

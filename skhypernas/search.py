@@ -1,0 +1,392 @@
+"""The bilevel search: weight steps on one half of the data, architecture steps on the other.
+
+One lambda is drawn log-uniformly per step and shared by both steps. The architecture
+loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled from
+``alpha(lambda)``, plus ``lambda`` times the expected parameter count of the cells.
+"""
+
+import copy
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .relaxation import relaxed_one_hot, sample_gumbel, temperature_at
+
+
+@dataclass
+class SearchSettings:
+    """Hyperparameters of one search; defaults are the authors' Fashion-MNIST setting."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    arch_lr: float = 1e-3
+    arch_betas: tuple = (0.5, 0.999)
+    arch_weight_decay: float = 1e-3
+    second_order: bool = False
+    warmup_fraction: float = 0.0
+    temperature_start: float = 1.0
+    temperature_end: float = 0.2
+    lambda_range: tuple = (1e-10, 1e-6)
+    max_time: float = None
+
+
+class ComplexityRegularizer:
+    """``sum_cells sum_edges <softmax(alpha_ij), n(g_ij)>``: the expected parameter count.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+        Gives every candidate op's parameter count at its cell's width.
+    """
+
+    def __init__(self, config, device=None):
+        self.table = torch.tensor(config.op_param_table(), dtype=torch.float32, device=device)
+        self.cell_type = torch.tensor([int(c.reduction) for c in config.cells()], device=device)
+
+    def __call__(self, alpha):
+        probs = torch.softmax(alpha, dim=-1)[..., self.cell_type, :, :]
+        return (probs * self.table.to(alpha.dtype)).sum(dim=(-3, -2, -1))
+
+
+class BilevelSearch:
+    """Alternating weight and architecture updates of a supernet and its hypernetwork.
+
+    Parameters
+    ----------
+    supernet : SearchNetwork
+    hypernet : PiecewiseLinearHypernet
+    settings : SearchSettings
+    rng : numpy.random.RandomState
+        Draws batches and lambdas; torch's global generator draws the Gumbel noise.
+    """
+
+    #: DARTS' step for the finite-difference Hessian-vector product: ``e = scale / |v|``.
+    finite_difference_scale = 0.01
+
+    def __init__(self, supernet, hypernet, settings, rng):
+        self.supernet, self.hypernet, self.settings, self.rng = supernet, hypernet, settings, rng
+        s = settings
+        self.weight_optimizer = torch.optim.SGD(
+            supernet.parameters(), s.lr, momentum=s.momentum, weight_decay=s.weight_decay
+        )
+        self.arch_optimizer = torch.optim.Adam(
+            hypernet.parameters(), s.arch_lr, betas=tuple(s.arch_betas), weight_decay=s.arch_weight_decay
+        )
+        self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
+        self.log_range = tuple(math.log10(v) for v in s.lambda_range)
+
+    def sample_lambda(self):
+        return 10.0 ** self.rng.uniform(*self.log_range)
+
+    def gumbel(self, batch):
+        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``."""
+        shape = (batch, *self.hypernet.anchors.shape[1:])
+        return sample_gumbel(shape, self.hypernet.anchors.device, self.hypernet.anchors.dtype)
+
+    def _loss(self, x, y, alpha, gumbel, temperature):
+        weights = relaxed_one_hot(alpha, gumbel, temperature)
+        logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
+        return F.cross_entropy(logits, y), logits
+
+    def weight_step(self, x, y, lam, temperature):
+        """One SGD step on the supernet's weights at fixed ``alpha(lambda)``."""
+        with torch.no_grad():
+            alpha = self.hypernet(lam)
+        loss, _ = self._loss(x, y, alpha, self.gumbel(len(x)), temperature)
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.settings.grad_clip)
+        self.weight_optimizer.step()
+        return loss.item()
+
+    def arch_objective(self, x, y, lam, gumbel, temperature):
+        """Validation loss plus the complexity term; returns (objective, cross-entropy, logits)."""
+        alpha = self.hypernet(lam)
+        loss, logits = self._loss(x, y, alpha, gumbel, temperature)
+        return loss + lam * self.regularizer(alpha), loss, logits
+
+    def arch_step(self, x, y, lam, temperature, train_batch=None):
+        """One Adam step on the hypernetwork.
+
+        First order by default; with ``settings.second_order`` the gradient is DARTS'
+        unrolled one, for which ``train_batch = (x_train, y_train)`` is needed.
+        """
+        gumbel = self.gumbel(len(x))
+        if self.settings.second_order:
+            grads, loss, logits = self.unrolled_gradient(x, y, lam, temperature, gumbel, *train_batch)
+            for p, g in zip(self.hypernet.parameters(), grads):
+                p.grad = g
+        else:
+            self.arch_optimizer.zero_grad(set_to_none=True)
+            objective, loss, logits = self.arch_objective(x, y, lam, gumbel, temperature)
+            objective.backward()
+            # Architecture steps must not leave gradients on the weights behind.
+            self.supernet.zero_grad(set_to_none=True)
+        self.arch_optimizer.step()
+        correct = (logits.argmax(1) == y).sum().item()
+        return loss.item(), correct
+
+    def unrolled_gradient(self, x_val, y_val, lam, temperature, gumbel_val, x_train, y_train, gumbel_train=None):
+        """DARTS' second-order hypergradient of the architecture objective.
+
+        With ``w' = w - eta * (grad_w L_train(w, a) + momentum and weight decay)``,
+        returns ``d/da L_val(w', a) - eta * H v`` where ``v = grad_w' L_val(w', a)`` and
+        the Hessian-vector product ``H v = d^2 L_train / da dw . v`` is the central
+        finite difference ``(grad_a L_train(w + e v) - grad_a L_train(w - e v)) / 2e``,
+        ``e = 0.01 / |v|``. The same Gumbel noise is used in every evaluation.
+        """
+        s, opt = self.settings, self.weight_optimizer
+        eta = opt.param_groups[0]["lr"]
+        weights = [p for p in self.supernet.parameters()]
+        hyper = list(self.hypernet.parameters())
+        if gumbel_train is None:
+            gumbel_train = self.gumbel(len(x_train))
+
+        def train_loss():
+            return self._loss(x_train, y_train, self.hypernet(lam), gumbel_train, temperature)[0]
+
+        backup = [p.detach().clone() for p in weights]
+        grads = torch.autograd.grad(train_loss(), weights)
+        with torch.no_grad():
+            for p, g in zip(weights, grads):
+                step = g + s.weight_decay * p
+                buffer = opt.state.get(p, {}).get("momentum_buffer")
+                if buffer is not None:
+                    step = step + s.momentum * buffer
+                p.sub_(eta * step)
+
+        objective, loss, logits = self.arch_objective(x_val, y_val, lam, gumbel_val, temperature)
+        direct_and_v = torch.autograd.grad(objective, hyper + weights, allow_unused=True)
+        direct = direct_and_v[: len(hyper)]
+        v = [torch.zeros_like(p) if g is None else g for p, g in zip(weights, direct_and_v[len(hyper) :])]
+        eps = self.finite_difference_scale / torch.sqrt(sum((g * g).sum() for g in v)).clamp_min(1e-12)
+
+        def hyper_grad_at(sign):
+            with torch.no_grad():
+                for p, b, g in zip(weights, backup, v):
+                    p.copy_(b + sign * eps * g)
+            return torch.autograd.grad(train_loss(), hyper)
+
+        plus, minus = hyper_grad_at(1.0), hyper_grad_at(-1.0)
+        with torch.no_grad():
+            for p, b in zip(weights, backup):
+                p.copy_(b)
+        hypergrad = [d - eta * (gp - gm) / (2 * eps) for d, gp, gm in zip(direct, plus, minus)]
+        return hypergrad, loss.detach(), logits.detach()
+
+    def run(self, x_train, y_train, x_val, y_val, progress=None, log=None, checkpoint=None, resume=False):
+        """The whole search; returns the per-epoch history (a list of dicts).
+
+        The first ``settings.warmup_fraction`` of the steps train only the weights
+        (alpha stays at its initial, near-uniform value), a common DARTS remedy for
+        parameter-free operations winning while the convolutions are untrained.
+
+        Parameters
+        ----------
+        x_train, y_train, x_val, y_val : torch.Tensor
+            The weight half and the architecture half.
+        progress : callable, optional
+            ``progress(steps, epoch)`` wraps each epoch's step iterator (a progress bar).
+        log : callable, optional
+            Receives the time estimate and one line per epoch.
+        checkpoint : Checkpoint, optional
+            Written after every epoch.
+        resume : bool
+            Start from ``checkpoint`` when it exists.
+
+        Stops cleanly after the current step once ``settings.max_time`` seconds have
+        passed. On KeyboardInterrupt the search rolls back to the end of the last
+        completed epoch, warns and returns; interrupted in the first epoch, it re-raises.
+        """
+        s = self.settings
+        n_train, n_val = len(x_train), len(x_val)
+        batch = min(s.batch_size, n_train, n_val)
+        steps = max(1, n_train // batch)
+        total = steps * s.epochs
+        warmup = int(s.warmup_fraction * total)
+        # The learning rate and the temperature follow their schedules per step, so a
+        # short search (one or two epochs on a CPU) still anneals both fully.
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, total, s.lr_min)
+        self.loop = dict(epoch=0, done=0, history=[], val_order=self.rng.permutation(n_val), val_pos=0)
+        if resume and checkpoint is not None and checkpoint.exists():
+            self.load_state_dict(checkpoint.load())
+            if log is not None:
+                log(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
+        start, warmup_end = time.perf_counter(), 0.0
+        snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
+        try:
+            while self.loop["epoch"] < s.epochs:
+                loop, epoch = self.loop, self.loop["epoch"]
+                epoch_start = time.perf_counter()
+                self.supernet.train()
+                order = self.rng.permutation(n_train)
+                sums = dict(train_loss=0.0, arch_loss=0.0, correct=0, seen=0, steps=0, arch_steps=0)
+                lambdas, temperatures = [], []
+                iterator = range(steps) if progress is None else progress(range(steps), epoch)
+                for step in iterator:
+                    if loop["val_pos"] + batch > n_val:
+                        loop["val_order"], loop["val_pos"] = self.rng.permutation(n_val), 0
+                    tb = order[step * batch : (step + 1) * batch]
+                    vb = loop["val_order"][loop["val_pos"] : loop["val_pos"] + batch]
+                    loop["val_pos"] += batch
+                    lam = self.sample_lambda()
+                    done = loop["done"]
+                    temperature = temperature_at(done / max(1, total - 1), s.temperature_start, s.temperature_end)
+                    lambdas.append(lam)
+                    temperatures.append(temperature)
+                    xt, yt = x_train[tb], y_train[tb]
+                    if done >= warmup:
+                        arch_loss, correct = self.arch_step(x_val[vb], y_val[vb], lam, temperature, (xt, yt))
+                        sums["arch_loss"] += arch_loss
+                        sums["correct"] += correct
+                        sums["seen"] += len(vb)
+                        sums["arch_steps"] += 1
+                    train_loss = self.weight_step(xt, yt, lam, temperature)
+                    if not math.isfinite(train_loss) or (done >= warmup and not math.isfinite(arch_loss)):
+                        raise FloatingPointError(
+                            f"the search diverged at epoch {epoch + 1}, step {step + 1} (lambda={lam:.3g}): "
+                            f"weight loss {train_loss}, architecture loss {arch_loss if done >= warmup else 'n/a'}. "
+                            f"Lower lr (now {s.lr}) or arch_lr (now {s.arch_lr}), narrow lambda_range, "
+                            "or standardise X."
+                        )
+                    sums["train_loss"] += train_loss
+                    self.scheduler.step()
+                    done = loop["done"] = done + 1
+                    sums["steps"] += 1
+                    elapsed = time.perf_counter() - start
+                    if done == warmup:
+                        warmup_end = elapsed
+                    if log is not None and done in (min(5, total), min(warmup + 5, total)) and done > warmup:
+                        # Steps with an architecture update cost about twice a warm-up step.
+                        rate = (elapsed - warmup_end) / (done - warmup)
+                        estimate = warmup_end + rate * (total - warmup)
+                        log(f"estimated search time: {_duration(estimate)} ({steps} steps x {s.epochs} epochs)")
+                    elif log is not None and done == 5 and warmup >= 5:
+                        log(f"warm-up of {warmup} weight-only steps: about {_duration(elapsed / 5 * warmup)}")
+                    if s.max_time is not None and elapsed > s.max_time:
+                        break
+                n = max(1, sums["steps"])
+                loop["history"].append(
+                    dict(
+                        epoch=epoch + 1,
+                        train_loss=sums["train_loss"] / n,
+                        arch_loss=sums["arch_loss"] / max(1, sums["arch_steps"]),
+                        arch_accuracy=sums["correct"] / max(1, sums["seen"]),
+                        temperature=temperatures[-1],
+                        lambda_median=float(np.median(lambdas)),
+                        steps=sums["steps"],
+                        arch_steps=sums["arch_steps"],
+                        seconds=time.perf_counter() - epoch_start,
+                    )
+                )
+                loop["epoch"] = epoch + 1
+                snapshot = copy.deepcopy(self.state_dict())
+                if checkpoint is not None:
+                    checkpoint.save(snapshot)
+                if log is not None:
+                    h = loop["history"][-1]
+                    log(
+                        f"epoch {h['epoch']:3d}/{s.epochs}  train loss {h['train_loss']:.4f}  "
+                        f"arch loss {h['arch_loss']:.4f}  arch acc {h['arch_accuracy']:.4f}  "
+                        f"t {h['temperature']:.3f}  {h['seconds']:.1f}s"
+                    )
+                if s.max_time is not None and time.perf_counter() - start > s.max_time:
+                    if log is not None:
+                        log(f"max_time={s.max_time}s reached after epoch {epoch + 1}: search stopped")
+                    break
+        except KeyboardInterrupt:
+            if snapshot is None:
+                raise
+            self.load_state_dict(snapshot)
+            warnings.warn(
+                f"search interrupted; keeping its state after epoch {self.loop['epoch']} of {s.epochs}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return self.loop["history"]
+
+    def state_dict(self):
+        """Everything the search needs to continue exactly: weights, optimisers, generators, position."""
+        rng = self.rng.get_state()
+        loop = dict(self.loop, val_order=torch.as_tensor(self.loop["val_order"]))
+        return dict(
+            supernet=self.supernet.state_dict(),
+            hypernet=self.hypernet.state_dict(),
+            weight_optimizer=self.weight_optimizer.state_dict(),
+            arch_optimizer=self.arch_optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            numpy_rng=dict(keys=torch.as_tensor(rng[1].astype(np.int64)), pos=rng[2], has_gauss=rng[3], gauss=rng[4]),
+            torch_rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            loop=loop,
+        )
+
+    def load_state_dict(self, state):
+        self.supernet.load_state_dict(state["supernet"])
+        self.hypernet.load_state_dict(state["hypernet"])
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        r = state["numpy_rng"]
+        self.rng.set_state(("MT19937", r["keys"].numpy().astype(np.uint32), r["pos"], r["has_gauss"], r["gauss"]))
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"]:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.loop = dict(state["loop"], val_order=state["loop"]["val_order"].numpy())
+        self.loop["history"] = [dict(h) for h in self.loop["history"]]
+
+
+class Checkpoint:
+    """A search's state in one file, written atomically (write, then rename).
+
+    Parameters
+    ----------
+    path : path-like
+    fingerprint : str
+        What the search was started with (settings, data shape); a checkpoint with
+        another fingerprint is refused rather than silently resumed.
+    """
+
+    def __init__(self, path, fingerprint):
+        self.path, self.fingerprint = Path(path), fingerprint
+
+    def exists(self):
+        return self.path.is_file()
+
+    def save(self, state):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save(dict(state, fingerprint=self.fingerprint, format=1), tmp)
+        os.replace(tmp, self.path)
+
+    def load(self):
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several kinds on a damaged file
+            raise ValueError(f"checkpoint {self.path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        if state.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"checkpoint {self.path} belongs to another search (other data or settings); "
+                "remove it or use another checkpoint_dir"
+            )
+        return state
+
+
+def _duration(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

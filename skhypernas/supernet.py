@@ -1,0 +1,74 @@
+"""The search network: a stack of cells whose edges mix every candidate operation."""
+
+import torch
+from torch import nn
+
+from .ops import Stem, make_op, make_preprocess
+from .search_space import PRIMITIVES, edge_inputs
+
+# "none" contributes exactly zero to every mixture, so the mixed edge skips it.
+_WEIGHTED_OPS = [k for k, name in enumerate(PRIMITIVES) if name != "none"]
+
+
+class MixedEdge(nn.Module):
+    """Every candidate operation on one edge, summed with given weights."""
+
+    def __init__(self, channels, stride, affine):
+        super().__init__()
+        self.ops = nn.ModuleList(make_op(name, channels, stride, affine) for name in PRIMITIVES)
+
+    def forward(self, x, weights):
+        # weights: (n_ops,) shared by the batch, or (batch, n_ops) per example.
+        out = 0.0
+        for k in _WEIGHTED_OPS:
+            w = weights[..., k]
+            out = out + (w.view(-1, 1, 1, 1) if w.dim() else w) * self.ops[k](x)
+        return out
+
+
+class SearchCell(nn.Module):
+    def __init__(self, spec, n_nodes, affine):
+        super().__init__()
+        self.n_nodes = n_nodes
+        self.preprocess0, self.preprocess1 = make_preprocess(spec, affine)
+        self.edges = nn.ModuleList(
+            MixedEdge(spec.channels, 2 if spec.reduction and i < 2 else 1, affine) for i in edge_inputs(n_nodes)
+        )
+
+    def forward(self, s0, s1, weights):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        edge = 0
+        for _ in range(self.n_nodes):
+            node = sum(self.edges[edge + i](h, weights[..., edge + i, :]) for i, h in enumerate(states))
+            edge += len(states)
+            states.append(node)
+        return torch.cat(states[2:], dim=1)
+
+
+class Classifier(nn.Sequential):
+    def __init__(self, channels, n_classes):
+        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_classes))
+
+
+class SearchNetwork(nn.Module):
+    """The DARTS supernet of a :class:`~skhypernas.search_space.NetworkConfig`.
+
+    ``forward(x, weights)`` takes ``weights = (normal, reduce)``, each of shape
+    ``(n_edges, n_ops)`` or ``(batch, n_edges, n_ops)``: the mixture weights of every
+    edge of the normal and of the reduction cells.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        specs = config.cells()
+        self.reduction = [spec.reduction for spec in specs]
+        self.stem = Stem(config.in_channels, config.stem_channels)
+        self.cells = nn.ModuleList(SearchCell(spec, config.n_nodes, config.affine) for spec in specs)
+        self.classifier = Classifier(config.final_channels, config.n_classes)
+
+    def forward(self, x, weights):
+        s0 = s1 = self.stem(x)
+        for cell, reduction in zip(self.cells, self.reduction):
+            s0, s1 = s1, cell(s0, s1, weights[int(reduction)])
+        return self.classifier(s1)

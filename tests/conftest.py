@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from skhypernas import HyperDARTSClassifier
+
+#: The smallest configuration that still exercises every part: normal and reduction
+#: cells, 2 nodes, a few channels, one short epoch.
+TINY = dict(channels=2, n_nodes=2, max_epochs=1, batch_size=32, path_samples=64, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+@pytest.fixture(scope="session")
+def fitted(digits):
+    X, y = digits
+    return HyperDARTSClassifier(random_state=0, **TINY).fit(X[:300], y[:300])

@@ -1,0 +1,38 @@
+import torch
+
+from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
+from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
+from skhypernas.supernet import SearchNetwork
+
+
+def one_hot(choices):
+    return torch.nn.functional.one_hot(torch.tensor(choices), len(PRIMITIVES)).float()
+
+
+def test_inherited_network_computes_the_supernet_under_one_hot_weights():
+    torch.manual_seed(0)
+    config = NetworkConfig(in_channels=2, n_classes=3, channels=4)
+    supernet = SearchNetwork(config)
+    normal = torch.randint(0, len(PRIMITIVES), (config.n_edges,)).tolist()
+    reduce = torch.randint(0, len(PRIMITIVES), (config.n_edges,)).tolist()
+    normal[:3] = [0, 0, 0]  # node 0 keeps no edge: it must be zeros in both networks
+    genotype = Genotype.from_choices(normal, reduce)
+    derived = DerivedNetwork.from_supernet(supernet, genotype)
+    x = torch.randn(5, 2, 9, 9)
+    supernet.train(), derived.train()  # batch statistics: no running stats involved
+    expected = supernet(x, (one_hot(normal), one_hot(reduce)))
+    torch.testing.assert_close(derived(x), expected)
+    assert derived.n_parameters() == genotype.n_parameters(config)
+
+
+def test_recalibration_replaces_inherited_statistics():
+    torch.manual_seed(0)
+    config = NetworkConfig(channels=4)
+    genotype = Genotype.from_choices([4] * 14, [5] * 14)
+    net = DerivedNetwork(genotype, config)
+    data = [torch.randn(16, 1, 8, 8) * 3 + 1 for _ in range(4)]
+    recalibrate_batch_norm(net, data)
+    stem_bn = net.stem[1]
+    conv_out = torch.cat([net.stem[0](x) for x in data])
+    torch.testing.assert_close(stem_bn.running_mean, conv_out.mean((0, 2, 3)), atol=1e-5, rtol=1e-4)
+    assert not net.training and stem_bn.momentum == 0.1

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+
+from skhypernas.hypernet import PiecewiseLinearHypernet
+from skhypernas.path import enumerate_path, envelope_switches, genotype_at
+from skhypernas.search_space import Genotype
+
+
+def test_envelope_switches_match_a_dense_scan():
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        b, m = rng.randn(8), 3 * rng.randn(8)
+        u = np.linspace(0, 1, 20001)
+        winners = np.argmax(b[None] + u[:, None] * m[None], axis=1)
+        changes = u[1:][winners[1:] != winners[:-1]]
+        switches = envelope_switches(b, m)
+        assert len(switches) == len(changes)
+        np.testing.assert_allclose(switches, changes, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dense_grid_finds_no_architecture_the_path_lacks(seed):
+    torch.manual_seed(seed)
+    hypernet = PiecewiseLinearHypernet(14, 8, (1e-10, 1e-6), init_scale=1.0).double()
+    path = enumerate_path(hypernet.knot_anchors())
+    lows = np.array([low for low, _, _ in path])
+    highs = np.array([high for _, high, _ in path])
+    # The intervals tile [0, 1]: no gap, no overlap; neighbours differ.
+    assert lows[0] == 0 and highs[-1] == 1
+    np.testing.assert_array_equal(lows[1:], highs[:-1])
+    assert all(a[2] != b[2] for a, b in zip(path, path[1:]))
+    on_path = {g for _, _, g in path}
+    s_grid = np.linspace(0, 1, 20001)
+    lambdas = torch.as_tensor(hypernet.lambda_of(s_grid))
+    with torch.no_grad():
+        choices = hypernet(lambdas).argmax(-1).numpy()
+    for s, choice in zip(s_grid, choices):
+        genotype = Genotype.from_choices(choice[0].tolist(), choice[1].tolist())
+        assert genotype in on_path
+        i = min(np.searchsorted(highs, s), len(path) - 1)
+        if min(abs(s - lows[i]), abs(s - highs[i])) > 1e-9:
+            assert genotype == path[i][2]
+
+
+def test_path_of_constant_alpha_is_one_architecture():
+    torch.manual_seed(0)
+    hypernet = PiecewiseLinearHypernet(5, 8, (1e-10, 1e-6), n_knots=1)
+    path = enumerate_path(hypernet.knot_anchors())
+    assert len(path) == 1 and path[0][:2] == (0.0, 1.0)
+    assert path[0][2] == genotype_at(hypernet.knot_anchors(), 0.3)

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from skhypernas.hypernet import PiecewiseLinearHypernet
+from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
+from skhypernas.search_space import PRIMITIVES, NetworkConfig
+from skhypernas.supernet import SearchNetwork
+
+
+def tiny_search(dtype=torch.float32, **settings):
+    torch.manual_seed(0)
+    config = NetworkConfig(in_channels=1, n_classes=3, channels=2, n_cells=3, n_nodes=2)
+    supernet = SearchNetwork(config).to(dtype)
+    hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), init_scale=0.5).to(dtype)
+    search = BilevelSearch(supernet, hypernet, SearchSettings(**settings), np.random.RandomState(0))
+    x = torch.randn(6, 1, 6, 6, dtype=dtype)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    return search, x, y
+
+
+def test_regularizer_is_expected_parameter_count_over_cells_and_edges():
+    config = NetworkConfig(channels=4)
+    alpha = torch.randn(2, config.n_edges, len(PRIMITIVES))
+    table = config.op_param_table()
+    expected = 0.0
+    for c, cell in enumerate(config.cells()):
+        probs = torch.softmax(alpha[int(cell.reduction)], -1)
+        expected += sum(float(probs[e] @ torch.tensor(table[c][e], dtype=torch.float32)) for e in range(config.n_edges))
+    assert ComplexityRegularizer(config)(alpha).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_larger_lambda_pushes_alpha_towards_parameter_free_ops():
+    search, x, y = tiny_search()
+    gumbel = search.gumbel(len(x))
+    grads = []
+    for lam in (1e-10, 1e-6):
+        search.hypernet.zero_grad()
+        search.arch_objective(x, y, lam * 1e4, gumbel, 1.0)[0].backward()  # reg dominates at the top
+        grads.append(search.hypernet.anchors.grad[-1, 0, :, :].clone())
+    conv = [PRIMITIVES.index("sep_conv_5x5")]
+    free = [PRIMITIVES.index("max_pool_3x3")]
+    # Gradient descent lowers the conv logit and raises the pool's at the large lambda.
+    assert (grads[1][:, conv] > 0).all() and (grads[1][:, free] < 0).all()
+
+
+def test_first_order_arch_step_moves_only_the_hypernetwork():
+    search, x, y = tiny_search()
+    weights = [p.detach().clone() for p in search.supernet.parameters()]
+    anchors = search.hypernet.anchors.detach().clone()
+    search.arch_step(x, y, 1e-8, 1.0)
+    assert not torch.equal(anchors, search.hypernet.anchors)
+    assert all(torch.equal(w, p) for w, p in zip(weights, search.supernet.parameters()))
+    assert all(p.grad is None for p in search.supernet.parameters())
+
+
+def test_weight_step_moves_only_the_weights():
+    search, x, y = tiny_search()
+    anchors = search.hypernet.anchors.detach().clone()
+    before = search.supernet.classifier[2].weight.detach().clone()
+    search.weight_step(x, y, 1e-8, 1.0)
+    assert torch.equal(anchors, search.hypernet.anchors)
+    assert not torch.equal(before, search.supernet.classifier[2].weight)
+
+
+def test_second_order_hypergradient_matches_finite_differences():
+    search, x, y = tiny_search(torch.float64, second_order=True, lr=0.05)
+    # A tiny net is full of ReLU and max-pool kinks at DARTS' step (0.01 / |v|); a small
+    # step in float64 checks the implementation, not the approximation's own error.
+    search.finite_difference_scale = 1e-7
+    search.weight_step(x, y, 1e-8, 1.0)  # leaves momentum buffers, which the unrolled step uses
+    x_val, y_val = x.flip(0) + 0.1, y.flip(0)
+    lam, temperature = 3e-7, 0.7
+    g_val, g_train = search.gumbel(len(x_val)), search.gumbel(len(x))
+    s, opt = search.settings, search.weight_optimizer
+    weights = list(search.supernet.parameters())
+    start = [p.detach().clone() for p in weights]
+
+    def unrolled_objective():
+        """L_val(w - eta * (grad L_train + wd w + momentum buffer), a), evaluated directly."""
+        with torch.no_grad():
+            for p, w in zip(weights, start):
+                p.copy_(w)
+        loss = search._loss(x, y, search.hypernet(lam), g_train, temperature)[0]
+        grads = torch.autograd.grad(loss, weights)
+        with torch.no_grad():
+            for p, g in zip(weights, grads):
+                p.sub_(
+                    opt.param_groups[0]["lr"] * (g + s.weight_decay * p + s.momentum * opt.state[p]["momentum_buffer"])
+                )
+            value = search.arch_objective(x_val, y_val, lam, g_val, temperature)[0].item()
+            for p, w in zip(weights, start):
+                p.copy_(w)
+        return value
+
+    hypergrad = search.unrolled_gradient(x_val, y_val, lam, temperature, g_val, x, y, g_train)[0][0]
+    assert all(torch.equal(p, w) for p, w in zip(weights, start)), "weights must be restored"
+    anchors = search.hypernet.anchors
+    rng = np.random.RandomState(0)
+    # Lambda 3e-7 lies between knots 3 and 4: only those anchors matter.
+    for k in (3, 4):
+        for _ in range(4):
+            index = (k, rng.randint(2), rng.randint(anchors.shape[2]), rng.randint(anchors.shape[3]))
+            h = 1e-6
+            with torch.no_grad():
+                anchors[index] += h
+            up = unrolled_objective()
+            with torch.no_grad():
+                anchors[index] -= 2 * h
+            down = unrolled_objective()
+            with torch.no_grad():
+                anchors[index] += h
+            numeric = (up - down) / (2 * h)
+            assert hypergrad[index].item() == pytest.approx(numeric, rel=1e-3, abs=1e-7)
+    assert torch.all(hypergrad[:3] == 0)
+
+
+def test_search_run_reports_history_and_respects_max_time():
+    search, x, y = tiny_search(epochs=3, batch_size=3)
+    history = search.run(x, y, x, y)
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["temperature"] == pytest.approx(0.2)
+    search, x, y = tiny_search(epochs=50, batch_size=3, max_time=0.0)
+    assert len(search.run(x, y, x, y)) == 1
+
+
+def test_a_diverging_search_stops_with_advice():
+    search, x, y = tiny_search(epochs=1, batch_size=3)
+    x = x.clone()
+    x[0] = float("inf")  # any non-finite loss must stop the search
+    with pytest.raises(FloatingPointError, match="Lower lr"):
+        search.run(x, y, x, y)
