@@ -24,12 +24,12 @@ def plot_complexity_path(estimator, ax=None):
     else:
         fig = ax.figure
     edges = np.append(path["lambda_min"], path["lambda_max"][-1])
-    ax.stairs(path["n_parameters"], edges, color="tab:blue", linewidth=2, label="parameters")
+    ax.stairs(path["n_parameters"], edges, baseline=None, color="tab:blue", linewidth=2, label="parameters")
     ax.set_xscale("log")
     ax.set_xlabel("complexity coefficient lambda")
     ax.set_ylabel("parameters of the derived network", color="tab:blue")
     acc_ax = ax.twinx()
-    acc_ax.stairs(path["accuracy"], edges, color="tab:orange", linewidth=1.5, label="held-out accuracy")
+    acc_ax.stairs(path["accuracy"], edges, baseline=None, color="tab:orange", linewidth=1.5, label="held-out accuracy")
     acc_ax.set_ylabel("held-out accuracy (inherited weights)", color="tab:orange")
     if getattr(estimator, "complexity_", None) is not None:
         ax.axvline(estimator.complexity_, color="gray", linestyle="--", linewidth=1)
@@ -119,7 +119,7 @@ def plot_genotype(genotype, title=None):
     import matplotlib.pyplot as plt
 
     width = 2.2 * (genotype.n_nodes + 2)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * width, 3.2), constrained_layout=True)
+    fig, axes = plt.subplots(2, 1, figsize=(width, 8), constrained_layout=True)
     _draw_cell(axes[0], genotype.normal, "normal")
     _draw_cell(axes[1], genotype.reduce, "reduction")
     if title:
