@@ -78,7 +78,7 @@ def main(argv=None):
             genotype=genotype.to_json(),
         )
         if args.test_all or i in tested:
-            clf.set_complexity(float(np.sqrt(path["lambda_min"][i] * path["lambda_max"][i])))
+            clf.set_complexity(clf._interval_middle(i))
             row["test_accuracy"] = float(clf.score(X_test, y_test))
         rows.append(row)
     test_seconds = time.perf_counter() - test_start

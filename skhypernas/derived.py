@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from .ops import Stem, make_op, make_preprocess
+from .search_space import edge_index
 from .supernet import Classifier
 
 
@@ -27,7 +28,7 @@ class DerivedCell(nn.Module):
     @staticmethod
     def _edge_key(node, state):
         # The supernet's edge index, so weights map across by name.
-        return str(sum(2 + k for k in range(node)) + state)
+        return str(edge_index(node, state))
 
     def forward(self, s0, s1):
         states = [self.preprocess0(s0), self.preprocess1(s1)]

@@ -65,6 +65,11 @@ def edge_inputs(n_nodes):
     return [i for j in range(n_nodes) for i in range(2 + j)]
 
 
+def edge_index(node, state):
+    """Position, in edge order, of the edge from ``state`` into intermediate ``node``."""
+    return sum(2 + k for k in range(node)) + state
+
+
 @dataclass(frozen=True)
 class CellSpec:
     """Widths of one cell of the network."""

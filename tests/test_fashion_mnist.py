@@ -1,6 +1,5 @@
 """A real-data check on a Fashion-MNIST slice: the search learns and the path controls size."""
 
-
 from skhypernas import HyperDARTSClassifier
 from skhypernas.datasets import load_fashion_mnist
 
