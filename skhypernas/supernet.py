@@ -3,15 +3,20 @@
 import torch
 from torch import nn
 
+from .fanout import fan_out
 from .ops import Stem, make_op, make_preprocess
-from .search_space import PRIMITIVES, edge_inputs
+from .search_space import PRIMITIVES, edge_index, edge_inputs
 
 # "none" contributes exactly zero to every mixture, so the mixed edge skips it.
 _WEIGHTED_OPS = [k for k, name in enumerate(PRIMITIVES) if name != "none"]
 
 
 class MixedEdge(nn.Module):
-    """Every candidate operation on one edge, summed with given weights."""
+    """Every candidate operation on one edge, summed with given weights.
+
+    Its ``forward`` is the definition; the search network computes all edges leaving
+    a state at once with :func:`~skhypernas.fanout.fan_out`, which gives the same result.
+    """
 
     def __init__(self, channels, stride, affine):
         super().__init__()
@@ -27,9 +32,14 @@ class MixedEdge(nn.Module):
 
 
 class SearchCell(nn.Module):
-    def __init__(self, spec, n_nodes, affine):
+    """A cell of mixed edges. ``fused=False`` runs every edge on its own (the
+    definition, kept for tests and comparisons); the default fuses edges per state."""
+
+    def __init__(self, spec, n_nodes, affine, fused=True):
         super().__init__()
         self.n_nodes = n_nodes
+        self.fused = fused
+        self.reduction = spec.reduction
         self.preprocess0, self.preprocess1 = make_preprocess(spec, affine)
         self.edges = nn.ModuleList(
             MixedEdge(spec.channels, 2 if spec.reduction and i < 2 else 1, affine) for i in edge_inputs(n_nodes)
@@ -37,12 +47,26 @@ class SearchCell(nn.Module):
 
     def forward(self, s0, s1, weights):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
-        edge = 0
-        for _ in range(self.n_nodes):
-            node = sum(self.edges[edge + i](h, weights[..., edge + i, :]) for i, h in enumerate(states))
-            edge += len(states)
-            states.append(node)
-        return torch.cat(states[2:], dim=1)
+        if not self.fused:
+            edge = 0
+            for _ in range(self.n_nodes):
+                node = sum(self.edges[edge + i](h, weights[..., edge + i, :]) for i, h in enumerate(states))
+                edge += len(states)
+                states.append(node)
+            return torch.cat(states[2:], dim=1)
+        nodes = [0.0] * self.n_nodes
+        # Node j reads states 0 .. j+1, so state i (node i-2) is complete once
+        # every state before it has fanned out.
+        for i in range(self.n_nodes + 1):
+            if i >= 2:
+                states.append(nodes[i - 2])
+            targets = range(max(i - 1, 0), self.n_nodes)
+            index = [edge_index(j, i) for j in targets]
+            stride = 2 if self.reduction and i < 2 else 1
+            out = fan_out(states[i], [self.edges[e] for e in index], weights[..., index, :], stride)
+            for k, j in enumerate(targets):
+                nodes[j] = nodes[j] + out[:, k]
+        return torch.cat(nodes, dim=1)
 
 
 class Classifier(nn.Sequential):
@@ -56,15 +80,19 @@ class SearchNetwork(nn.Module):
     ``forward(x, weights)`` takes ``weights = (normal, reduce)``, each of shape
     ``(n_edges, n_ops)`` or ``(batch, n_edges, n_ops)``: the mixture weights of every
     edge of the normal and of the reduction cells.
+
+    ``fused=True`` computes all edges leaving a state together
+    (:func:`~skhypernas.fanout.fan_out`); ``False`` runs each :class:`MixedEdge` on
+    its own. Both give the same result from the same parameters.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, fused=True):
         super().__init__()
         self.config = config
         specs = config.cells()
         self.reduction = [spec.reduction for spec in specs]
         self.stem = Stem(config.in_channels, config.stem_channels)
-        self.cells = nn.ModuleList(SearchCell(spec, config.n_nodes, config.affine) for spec in specs)
+        self.cells = nn.ModuleList(SearchCell(spec, config.n_nodes, config.affine, fused) for spec in specs)
         self.classifier = Classifier(config.final_channels, config.n_classes)
 
     def forward(self, x, weights):

@@ -1,0 +1,177 @@
+"""Time the search's steps and inference: a straightforward supernet against skhypernas'.
+
+    python benchmarks/bench_search.py --preset mini-fmnist --json
+
+prints one JSON object. Every figure is measured for two variants, each in its own
+process (so that peak memory is its own), in the same run:
+
+* ``reference``: the textbook mixed operation defined below -- every candidate
+  operation run on its own and summed, NCHW, nothing shared or fused;
+* ``skhypernas``: the package's supernet as ``HyperDARTSClassifier`` runs it.
+
+Both use the same parameters, search code (``BilevelSearch``) and random data; only
+the supernet's forward differs. ``ratio`` is reference / skhypernas for times and
+skhypernas / reference for throughputs, so above 1 means skhypernas is faster.
+Not part of the test suite.
+"""
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+from skhypernas.derived import DerivedNetwork
+from skhypernas.hypernet import PiecewiseLinearHypernet
+from skhypernas.search import BilevelSearch, SearchSettings
+from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
+from skhypernas.supernet import SearchNetwork
+
+PRESETS = {
+    # The authors' "mini Fashion-MNIST" search network.
+    "mini-fmnist": dict(in_channels=1, size=28, n_classes=10, channels=16, n_cells=3, n_nodes=4, batch_size=64),
+    # The package's CPU preset (python -m skhypernas --preset cpu).
+    "cpu": dict(in_channels=1, size=28, n_classes=10, channels=8, n_cells=3, n_nodes=4, batch_size=32),
+}
+
+
+def reference_mixed_op(edge, x, weights):
+    """Every candidate operation, "none" included, weighted and summed."""
+    out = 0.0
+    for k in range(len(PRIMITIVES)):
+        w = weights[..., k]
+        out = out + (w.view(-1, 1, 1, 1) if w.dim() else w) * edge.ops[k](x)
+    return out
+
+
+def build(variant, args):
+    torch.manual_seed(0)
+    config = NetworkConfig(
+        in_channels=args.in_channels,
+        n_classes=args.n_classes,
+        channels=args.channels,
+        n_cells=args.n_cells,
+        n_nodes=args.n_nodes,
+    )
+    supernet = SearchNetwork(config, fused=variant != "reference")
+    if variant == "reference":
+        for cell in supernet.cells:
+            for edge in cell.edges:
+                edge.forward = types.MethodType(reference_mixed_op, edge)
+    device = torch.device(args.device)
+    supernet = supernet.to(device)
+    hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6)).to(device)
+    return config, supernet, hypernet, device
+
+
+def timed(fn, repeats):
+    fn()  # warm-up: allocator, kernels, optimiser state
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return dict(median=statistics.median(times), min=min(times), max=max(times))
+
+
+def measure(variant, args):
+    config, supernet, hypernet, device = build(variant, args)
+    rng = np.random.RandomState(0)
+    shape = (args.batch_size, args.in_channels, args.size, args.size)
+    x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
+    y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)
+    first = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=args.batch_size), rng)
+    second = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=args.batch_size, second_order=True), rng)
+    lam, t = 1e-8, 0.5
+    supernet.train()
+    result = dict(
+        weight_step_s=timed(lambda: first.weight_step(x, y, lam, t), args.repeats),
+        first_order_step_s=timed(
+            lambda: (first.arch_step(xv, y, lam, t), first.weight_step(x, y, lam, t)), args.repeats
+        ),
+        second_order_step_s=timed(
+            lambda: (second.arch_step(xv, y, lam, t, (x, y)), second.weight_step(x, y, lam, t)),
+            max(1, args.repeats // 2),
+        ),
+    )
+    batch = torch.randn(4 * args.batch_size, *shape[1:], device=device)
+    supernet.eval()
+    with torch.no_grad():
+        weights = torch.softmax(hypernet(lam), -1)
+        seconds = timed(lambda: supernet(batch, (weights[0], weights[1])), args.repeats)
+        result["supernet_inference_img_s"] = {k: len(batch) / v for k, v in seconds.items()}
+        # The architecture of the path's smallest lambda: the largest derived network.
+        genotype = Genotype.from_choices(weights[0].argmax(-1).tolist(), weights[1].argmax(-1).tolist())
+        derived = DerivedNetwork.from_supernet(supernet, genotype).eval()
+        seconds = timed(lambda: derived(batch), args.repeats)
+        result["derived_inference_img_s"] = {k: len(batch) / v for k, v in seconds.items()}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def compare(reference, fast):
+    out = {}
+    for key, ref in reference.items():
+        if isinstance(ref, dict):
+            faster = (
+                fast[key]["median"] / ref["median"] if key.endswith("img_s") else ref["median"] / fast[key]["median"]
+            )
+            out[key] = dict(reference=ref, skhypernas=fast[key], ratio=faster)
+        else:
+            out[key] = dict(reference=ref, skhypernas=fast[key], ratio=fast[key] / ref)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="mini-fmnist")
+    parser.add_argument("--channels", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per figure (median, min, max)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (else a table)")
+    parser.add_argument("--variant", choices=["reference", "skhypernas"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if args.variant:  # a child process: one variant, JSON on stdout
+        print(json.dumps(measure(args.variant, args)))
+        return
+    results = {}
+    for variant in ("reference", "skhypernas"):
+        child = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--variant", variant]
+        results[variant] = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+    report = dict(
+        preset=args.preset,
+        settings={
+            k: getattr(args, k) for k in ("channels", "batch_size", "n_nodes", "n_cells", "size", "device", "repeats")
+        },
+        machine=dict(
+            platform=platform.platform(),
+            processor=platform.processor(),
+            threads=torch.get_num_threads(),
+            torch=torch.__version__,
+        ),
+        figures=compare(results["reference"], results["skhypernas"]),
+    )
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    for key, row in report["figures"].items():
+        ref, fast = row["reference"], row["skhypernas"]
+        ref, fast = (ref["median"], fast["median"]) if isinstance(ref, dict) else (ref, fast)
+        print(f"{key:28s} reference {ref:10.3f}   skhypernas {fast:10.3f}   ratio {row['ratio']:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
