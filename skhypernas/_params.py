@@ -35,7 +35,18 @@ class Interval:
         return f"{left}{low}, {high}{right}"
 
 
+class Options:
+    """One of a fixed set of values."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def check(self, name, value):
+        if value not in self.values:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, self.values))}; got {value!r}")
+
+
 def check_params(estimator, constraints):
-    """Check every ``estimator`` attribute named in ``constraints`` ({name: Interval})."""
+    """Check every ``estimator`` attribute named in ``constraints`` ({name: Interval or Options})."""
     for name, constraint in constraints.items():
         constraint.check(name, getattr(estimator, name))

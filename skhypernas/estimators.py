@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ._images import flatten_images, resolve_image_shape
-from ._params import Interval, check_params
+from ._params import Interval, Options, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
 from .path import enumerate_path
@@ -93,6 +93,12 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
     arch_weight_decay : float, default=1e-3
     second_order : bool, default=False
         Use DARTS' unrolled (second-order) architecture gradient.
+    sampling : {"relaxed", "hard"}, default="relaxed"
+        "relaxed" is the method: every example gets its own Gumbel-softmax mixture
+        of all operations on every edge. "hard" is a faster approximation (GDAS'
+        straight-through estimator): each batch runs one sampled operation per edge,
+        so a step costs about a derived network's, and the architecture gradient
+        reaches alpha through the sampled operations only. See docs/benchmarks.md.
     warmup_fraction : float, default=0.0
         Share of the search's steps that train only the weights before architecture
         steps begin (the authors use none; it helps short CPU searches).
@@ -174,6 +180,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         "path_samples": Interval("int", 1),
         "max_time": Interval("real", 0, open_low=True, none_ok=True),
         "verbose": Interval("int", 0),
+        "sampling": Options("relaxed", "hard"),
     }
 
     def __init__(
@@ -197,6 +204,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         arch_betas=(0.5, 0.999),
         arch_weight_decay=1e-3,
         second_order=False,
+        sampling="relaxed",
         warmup_fraction=0.0,
         temperature_start=1.0,
         temperature_end=0.2,
@@ -229,6 +237,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         self.arch_betas = arch_betas
         self.arch_weight_decay = arch_weight_decay
         self.second_order = second_order
+        self.sampling = sampling
         self.warmup_fraction = warmup_fraction
         self.temperature_start = temperature_start
         self.temperature_end = temperature_end
@@ -319,6 +328,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
             arch_betas=tuple(self.arch_betas),
             arch_weight_decay=self.arch_weight_decay,
             second_order=self.second_order,
+            sampling=self.sampling,
             warmup_fraction=self.warmup_fraction,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,

@@ -21,6 +21,19 @@ def relaxed_one_hot(logits, gumbel, temperature):
     return torch.softmax((logits + gumbel) / temperature, dim=-1)
 
 
+def hard_one_hot(logits, gumbel, temperature):
+    """Straight-through Gumbel-softmax: exactly one-hot values, the relaxed sample's gradient.
+
+    Returns ``(weights, choice)``: ``weights`` equals ``one_hot(choice)`` in value
+    while its gradient is that of :func:`relaxed_one_hot`, and ``choice`` is the
+    sampled operation per edge, so a network can run only the chosen operation.
+    """
+    soft = relaxed_one_hot(logits, gumbel, temperature)
+    choice = soft.argmax(-1)
+    hard = torch.nn.functional.one_hot(choice, soft.shape[-1]).to(soft.dtype)
+    return hard - soft.detach() + soft, choice
+
+
 def temperature_at(progress, start=1.0, end=0.2):
     """Geometric annealing from ``start`` (progress 0) to ``end`` (progress 1)."""
     progress = min(max(float(progress), 0.0), 1.0)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .relaxation import relaxed_one_hot, sample_gumbel, temperature_at
+from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
 
 
 @dataclass
@@ -40,6 +40,7 @@ class SearchSettings:
     temperature_end: float = 0.2
     lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
+    sampling: str = "relaxed"
 
 
 class ComplexityRegularizer:
@@ -91,13 +92,21 @@ class BilevelSearch:
         return 10.0 ** self.rng.uniform(*self.log_range)
 
     def gumbel(self, batch):
-        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``."""
-        shape = (batch, *self.hypernet.anchors.shape[1:])
+        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.
+
+        Hard sampling draws one architecture per batch: ``(1, 2, n_edges, n_ops)``.
+        """
+        shape = (1 if self.settings.sampling == "hard" else batch, *self.hypernet.anchors.shape[1:])
         return sample_gumbel(shape, self.hypernet.anchors.device, self.hypernet.anchors.dtype)
 
     def _loss(self, x, y, alpha, gumbel, temperature):
-        weights = relaxed_one_hot(alpha, gumbel, temperature)
-        logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
+        if self.settings.sampling == "hard":
+            # Straight-through: the batch runs one sampled sub-network (GDAS-style).
+            weights, choice = hard_one_hot(alpha, gumbel[0], temperature)
+            logits = self.supernet(x, (weights[0], weights[1]), (choice[0], choice[1]))
+        else:
+            weights = relaxed_one_hot(alpha, gumbel, temperature)
+            logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
         return F.cross_entropy(logits, y), logits
 
     def weight_step(self, x, y, lam, temperature):
@@ -129,11 +138,12 @@ class BilevelSearch:
             for p, g in zip(self.hypernet.parameters(), grads):
                 p.grad = g
         else:
-            self.arch_optimizer.zero_grad(set_to_none=True)
             objective, loss, logits = self.arch_objective(x, y, lam, gumbel, temperature)
-            objective.backward()
-            # Architecture steps must not leave gradients on the weights behind.
-            self.supernet.zero_grad(set_to_none=True)
+            # Only the hypernetwork's gradient: autograd then skips every weight
+            # gradient of the supernet, a third of a full backward pass.
+            hyper = list(self.hypernet.parameters())
+            for p, g in zip(hyper, torch.autograd.grad(objective, hyper)):
+                p.grad = g
         self.arch_optimizer.step()
         correct = (logits.argmax(1) == y).sum().item()
         return loss.item(), correct

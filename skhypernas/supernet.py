@@ -22,8 +22,11 @@ class MixedEdge(nn.Module):
         super().__init__()
         self.ops = nn.ModuleList(make_op(name, channels, stride, affine) for name in PRIMITIVES)
 
-    def forward(self, x, weights):
+    def forward(self, x, weights, choice=None):
         # weights: (n_ops,) shared by the batch, or (batch, n_ops) per example.
+        # With a ``choice``, only that operation runs (hard sampling).
+        if choice is not None:
+            return weights[..., choice] * self.ops[choice](x)
         out = 0.0
         for k in _WEIGHTED_OPS:
             w = weights[..., k]
@@ -45,12 +48,17 @@ class SearchCell(nn.Module):
             MixedEdge(spec.channels, 2 if spec.reduction and i < 2 else 1, affine) for i in edge_inputs(n_nodes)
         )
 
-    def forward(self, s0, s1, weights):
+    def forward(self, s0, s1, weights, choices=None):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
-        if not self.fused:
+        if not self.fused or choices is not None:
             edge = 0
             for _ in range(self.n_nodes):
-                node = sum(self.edges[edge + i](h, weights[..., edge + i, :]) for i, h in enumerate(states))
+                node = sum(
+                    self.edges[edge + i](
+                        h, weights[..., edge + i, :], None if choices is None else int(choices[edge + i])
+                    )
+                    for i, h in enumerate(states)
+                )
                 edge += len(states)
                 states.append(node)
             return torch.cat(states[2:], dim=1)
@@ -79,7 +87,9 @@ class SearchNetwork(nn.Module):
 
     ``forward(x, weights)`` takes ``weights = (normal, reduce)``, each of shape
     ``(n_edges, n_ops)`` or ``(batch, n_edges, n_ops)``: the mixture weights of every
-    edge of the normal and of the reduction cells.
+    edge of the normal and of the reduction cells. ``choices = (normal, reduce)``,
+    each of shape ``(n_edges,)``, runs only the chosen operation of every edge
+    (hard sampling: ``weights`` are then one-hot in value).
 
     ``fused=True`` computes all edges leaving a state together
     (:func:`~skhypernas.fanout.fan_out`); ``False`` runs each :class:`MixedEdge` on
@@ -95,8 +105,8 @@ class SearchNetwork(nn.Module):
         self.cells = nn.ModuleList(SearchCell(spec, config.n_nodes, config.affine, fused) for spec in specs)
         self.classifier = Classifier(config.final_channels, config.n_classes)
 
-    def forward(self, x, weights):
+    def forward(self, x, weights, choices=None):
         s0 = s1 = self.stem(x)
         for cell, reduction in zip(self.cells, self.reduction):
-            s0, s1 = s1, cell(s0, s1, weights[int(reduction)])
+            s0, s1 = s1, cell(s0, s1, weights[int(reduction)], None if choices is None else choices[int(reduction)])
         return self.classifier(s1)

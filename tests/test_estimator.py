@@ -219,12 +219,23 @@ def test_history_records_each_epoch(digits):
         ("max_time", 0, ValueError),
         ("n_knots", 0, ValueError),
         ("momentum", "high", TypeError),
+        ("sampling", "gumbel", ValueError),
     ],
 )
 def test_nonsensical_hyperparameters_are_named_in_the_error(digits, param, value, error):
     X, y = small(*digits, n=40)
     with pytest.raises(error, match=param):
         HyperDARTSClassifier(**{**TINY, param: value}).fit(X, y)
+
+
+def test_hard_sampling_learns_and_fits_a_whole_path(digits):
+    X, y = digits
+    clf = HyperDARTSClassifier(**{**TINY, "max_epochs": 3}, lr=0.1, sampling="hard", random_state=0)
+    clf.fit(X[:600], y[:600])
+    losses = [h["train_loss"] for h in clf.history_]
+    assert losses[-1] < losses[0]
+    assert len(clf.complexity_path_["genotype"]) >= 1
+    assert clf.predict(X[600:700]).shape == (100,)
 
 
 def test_bad_data_gets_errors_that_name_the_problem(digits, fitted):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from skhypernas.relaxation import relaxed_one_hot, sample_gumbel, temperature_at
+from skhypernas.relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.2, 0.01])
@@ -32,3 +32,16 @@ def test_temperature_anneals_from_start_to_end():
     assert temperature_at(1) == pytest.approx(0.2)
     assert 0.2 < temperature_at(0.5) < 1.0
     assert temperature_at(2) == pytest.approx(0.2)
+
+
+def test_hard_one_hot_is_one_hot_in_value_with_the_relaxed_gradient():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 8, requires_grad=True)
+    gumbel = torch.randn(3, 8)
+    weights, choice = hard_one_hot(logits, gumbel, 0.5)
+    assert torch.equal(weights.detach(), torch.nn.functional.one_hot(choice, 8).float())
+    assert torch.equal(choice, ((logits + gumbel) / 0.5).argmax(-1))
+    probe = torch.randn(3, 8)
+    (grad_hard,) = torch.autograd.grad((weights * probe).sum(), logits)
+    (grad_soft,) = torch.autograd.grad((relaxed_one_hot(logits, gumbel, 0.5) * probe).sum(), logits)
+    torch.testing.assert_close(grad_hard, grad_soft)

@@ -4,7 +4,9 @@ import torch
 
 from skhypernas.hypernet import PiecewiseLinearHypernet
 from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
-from skhypernas.search_space import PRIMITIVES, NetworkConfig
+from skhypernas.derived import DerivedNetwork
+from skhypernas.relaxation import hard_one_hot
+from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
 from skhypernas.supernet import SearchNetwork
 
 
@@ -130,3 +132,26 @@ def test_a_diverging_search_stops_with_advice():
     x[0] = float("inf")  # any non-finite loss must stop the search
     with pytest.raises(FloatingPointError, match="Lower lr"):
         search.run(x, y, x, y)
+
+
+def test_hard_sampling_runs_exactly_the_sampled_subnetwork():
+    search, x, y = tiny_search(sampling="hard")
+    supernet = search.supernet
+    alpha = search.hypernet(1e-8).detach()
+    weights, choice = hard_one_hot(alpha, search.gumbel(len(x))[0], 0.5)
+    genotype = Genotype.from_choices(choice[0].tolist(), choice[1].tolist())
+    derived = DerivedNetwork.from_supernet(supernet, genotype)  # train mode: batch statistics, like the search
+    torch.testing.assert_close(supernet(x, (weights[0], weights[1]), (choice[0], choice[1])), derived(x))
+
+
+def test_hard_weight_step_trains_only_sampled_operations_and_arch_step_reaches_alpha():
+    search, x, y = tiny_search(sampling="hard")
+    before = {name: p.detach().clone() for name, p in search.supernet.named_parameters()}
+    torch.manual_seed(1)
+    search.weight_step(x, y, 1e-8, 0.5)
+    changed = {name for name, p in search.supernet.named_parameters() if not torch.equal(p, before[name])}
+    edge_ops = {name for name in before if ".ops." in name}
+    assert changed & edge_ops and edge_ops - changed  # some operations trained, unsampled ones untouched
+    anchors = search.hypernet.anchors.detach().clone()
+    search.arch_step(x, y, 1e-8, 0.5)
+    assert not torch.equal(search.hypernet.anchors, anchors)
