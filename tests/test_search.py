@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from skhypernas.hypernet import PiecewiseLinearHypernet
-from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
 from skhypernas.derived import DerivedNetwork
+from skhypernas.hypernet import PiecewiseLinearHypernet
 from skhypernas.relaxation import hard_one_hot
+from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
 from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
 from skhypernas.supernet import SearchNetwork
 
