@@ -42,7 +42,7 @@ PRESETS = {
 }
 
 
-def reference_mixed_op(edge, x, weights):
+def reference_mixed_op(edge, x, weights, choice=None):
     """Every candidate operation, "none" included, weighted and summed."""
     out = 0.0
     for k in range(len(PRIMITIVES)):

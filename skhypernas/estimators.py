@@ -99,6 +99,11 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         straight-through estimator): each batch runs one sampled operation per edge,
         so a step costs about a derived network's, and the architecture gradient
         reaches alpha through the sampled operations only. See docs/benchmarks.md.
+    mixed_precision : "auto", True or False, default="auto"
+        Run the search's forward and backward passes under bfloat16 autocast.
+        "auto" does so on CUDA only. Never applied to second-order steps, whose
+        finite differences need full precision; the derived networks always
+        predict in float32.
     warmup_fraction : float, default=0.0
         Share of the search's steps that train only the weights before architecture
         steps begin (the authors use none; it helps short CPU searches).
@@ -181,6 +186,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         "max_time": Interval("real", 0, open_low=True, none_ok=True),
         "verbose": Interval("int", 0),
         "sampling": Options("relaxed", "hard"),
+        "mixed_precision": Options("auto", True, False),
     }
 
     def __init__(
@@ -205,6 +211,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         arch_weight_decay=1e-3,
         second_order=False,
         sampling="relaxed",
+        mixed_precision="auto",
         warmup_fraction=0.0,
         temperature_start=1.0,
         temperature_end=0.2,
@@ -238,6 +245,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         self.arch_weight_decay = arch_weight_decay
         self.second_order = second_order
         self.sampling = sampling
+        self.mixed_precision = mixed_precision
         self.warmup_fraction = warmup_fraction
         self.temperature_start = temperature_start
         self.temperature_end = temperature_end
@@ -329,6 +337,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
             arch_weight_decay=self.arch_weight_decay,
             second_order=self.second_order,
             sampling=self.sampling,
+            mixed_precision=self.device_.type == "cuda" if self.mixed_precision == "auto" else self.mixed_precision,
             warmup_fraction=self.warmup_fraction,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,

@@ -41,6 +41,7 @@ class SearchSettings:
     lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
     sampling: str = "relaxed"
+    mixed_precision: bool = False
 
 
 class ComplexityRegularizer:
@@ -100,6 +101,13 @@ class BilevelSearch:
         return sample_gumbel(shape, self.hypernet.anchors.device, self.hypernet.anchors.dtype)
 
     def _loss(self, x, y, alpha, gumbel, temperature):
+        # bfloat16 autocast needs no loss scaling; the second-order step's finite
+        # differences do need full precision, so it never runs under autocast.
+        mixed = self.settings.mixed_precision and not self.settings.second_order
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=mixed):
+            return self._relaxed_loss(x, y, alpha, gumbel, temperature)
+
+    def _relaxed_loss(self, x, y, alpha, gumbel, temperature):
         if self.settings.sampling == "hard":
             # Straight-through: the batch runs one sampled sub-network (GDAS-style).
             weights, choice = hard_one_hot(alpha, gumbel[0], temperature)
@@ -107,7 +115,7 @@ class BilevelSearch:
         else:
             weights = relaxed_one_hot(alpha, gumbel, temperature)
             logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
-        return F.cross_entropy(logits, y), logits
+        return F.cross_entropy(logits.float(), y), logits
 
     def weight_step(self, x, y, lam, temperature):
         """One SGD step on the supernet's weights at fixed ``alpha(lambda)``."""

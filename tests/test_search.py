@@ -155,3 +155,14 @@ def test_hard_weight_step_trains_only_sampled_operations_and_arch_step_reaches_a
     anchors = search.hypernet.anchors.detach().clone()
     search.arch_step(x, y, 1e-8, 0.5)
     assert not torch.equal(search.hypernet.anchors, anchors)
+
+
+def test_mixed_precision_runs_the_supernet_in_bfloat16_but_not_second_order_steps():
+    search, x, y = tiny_search(mixed_precision=True)
+    alpha = search.hypernet(1e-8)
+    loss, logits = search._loss(x, y, alpha, search.gumbel(len(x)), 0.5)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    assert np.isfinite(search.weight_step(x, y, 1e-8, 0.5))
+    assert np.isfinite(search.arch_step(x, y, 1e-8, 0.5)[0])
+    search, x, y = tiny_search(mixed_precision=True, second_order=True)
+    assert search._loss(x, y, alpha, search.gumbel(len(x)), 0.5)[1].dtype == torch.float32
