@@ -7,12 +7,20 @@ process (so that peak memory is its own), in the same run:
 
 * ``reference``: the textbook mixed operation defined below -- every candidate
   operation run on its own and summed, NCHW, nothing shared or fused;
-* ``skhypernas``: the package's supernet as ``HyperDARTSClassifier`` runs it.
+* ``skhypernas``: the package's supernet as ``HyperDARTSClassifier`` runs it
+  (the exact method: relaxed Gumbel-softmax weights over every operation);
 
-Both use the same parameters, search code (``BilevelSearch``) and random data; only
-the supernet's forward differs. ``ratio`` is reference / skhypernas for times and
-skhypernas / reference for throughputs, so above 1 means skhypernas is faster.
-Not part of the test suite.
+and, for the search steps only, the opt-in approximations:
+
+* ``bf16``: the same under bfloat16 autocast (``mixed_precision=True``; second-order
+  steps stay float32 by design);
+* ``hard``: straight-through hard sampling (``sampling="hard"``), one operation per
+  edge per batch.
+
+All use the same parameters, search code (``BilevelSearch``) and random data; only
+the supernet's forward and the step settings differ. ``ratio`` is reference / variant
+for times and variant / reference for throughputs and memory, so a time ratio above
+1 means the variant is faster. Not part of the test suite.
 """
 
 import argparse
@@ -49,6 +57,14 @@ def reference_mixed_op(edge, x, weights, choice=None):
         w = weights[..., k]
         out = out + (w.view(-1, 1, 1, 1) if w.dim() else w) * edge.ops[k](x)
     return out
+
+
+VARIANTS = {
+    "reference": {},
+    "skhypernas": {},
+    "bf16": dict(mixed_precision=True),
+    "hard": dict(sampling="hard"),
+}
 
 
 def build(variant, args):
@@ -89,8 +105,9 @@ def measure(variant, args):
     shape = (args.batch_size, args.in_channels, args.size, args.size)
     x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
     y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)
-    first = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=args.batch_size), rng)
-    second = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=args.batch_size, second_order=True), rng)
+    settings = dict(batch_size=args.batch_size, **VARIANTS[variant])
+    first = BilevelSearch(supernet, hypernet, SearchSettings(**settings), rng)
+    second = BilevelSearch(supernet, hypernet, SearchSettings(**settings, second_order=True), rng)
     lam, t = 1e-8, 0.5
     supernet.train()
     result = dict(
@@ -103,6 +120,9 @@ def measure(variant, args):
             max(1, args.repeats // 2),
         ),
     )
+    if variant not in ("reference", "skhypernas"):  # inference does not depend on these settings
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return result
     batch = torch.randn(4 * args.batch_size, *shape[1:], device=device)
     supernet.eval()
     with torch.no_grad():
@@ -139,7 +159,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per figure (median, min, max)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (else a table)")
-    parser.add_argument("--variant", choices=["reference", "skhypernas"], help=argparse.SUPPRESS)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS))
+    parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key, None) is None:
@@ -148,7 +169,7 @@ def main(argv=None):
         print(json.dumps(measure(args.variant, args)))
         return
     results = {}
-    for variant in ("reference", "skhypernas"):
+    for variant in ["reference"] + [v for v in args.variants.split(",") if v != "reference"]:
         child = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--variant", variant]
         results[variant] = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
     report = dict(
@@ -162,15 +183,19 @@ def main(argv=None):
             threads=torch.get_num_threads(),
             torch=torch.__version__,
         ),
-        figures=compare(results["reference"], results["skhypernas"]),
+        figures=compare(results),
     )
     if args.json:
         print(json.dumps(report, indent=1))
         return
     for key, row in report["figures"].items():
-        ref, fast = row["reference"], row["skhypernas"]
-        ref, fast = (ref["median"], fast["median"]) if isinstance(ref, dict) else (ref, fast)
-        print(f"{key:28s} reference {ref:10.3f}   skhypernas {fast:10.3f}   ratio {row['ratio']:6.2f}")
+        cells = []
+        for variant, value in row.items():
+            if not variant.endswith("_ratio"):
+                value = value["median"] if isinstance(value, dict) else value
+                ratio = row.get(f"{variant}_ratio")
+                cells.append(f"{variant} {value:9.3f}" + ("" if ratio is None else f" (x{ratio:.2f})"))
+        print(f"{key:26s} " + "   ".join(cells))
 
 
 if __name__ == "__main__":

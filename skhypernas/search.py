@@ -176,7 +176,8 @@ class BilevelSearch:
             return self._loss(x_train, y_train, self.hypernet(lam), gumbel_train, temperature)[0]
 
         backup = [p.detach().clone() for p in weights]
-        grads = torch.autograd.grad(train_loss(), weights)
+        # Hard sampling leaves unsampled operations out of the graph: zero gradient.
+        grads = torch.autograd.grad(train_loss(), weights, allow_unused=True, materialize_grads=True)
         with torch.no_grad():
             for p, g in zip(weights, grads):
                 step = g + s.weight_decay * p

@@ -155,6 +155,10 @@ def test_hard_weight_step_trains_only_sampled_operations_and_arch_step_reaches_a
     anchors = search.hypernet.anchors.detach().clone()
     search.arch_step(x, y, 1e-8, 0.5)
     assert not torch.equal(search.hypernet.anchors, anchors)
+    search.settings.second_order = True  # unsampled operations get a zero unrolled gradient
+    anchors = search.hypernet.anchors.detach().clone()
+    search.arch_step(x, y, 1e-8, 0.5, (x, y))
+    assert not torch.equal(search.hypernet.anchors, anchors)
 
 
 def test_mixed_precision_runs_the_supernet_in_bfloat16_but_not_second_order_steps():
