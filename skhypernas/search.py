@@ -40,6 +40,12 @@ class SearchSettings:
     temperature_end: float = 0.2
     lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
+    #: "gumbel": per-example Gumbel-softmax samples (the proposed method);
+    #: "softmax": the deterministic ``softmax(alpha)`` mixture of plain DARTS.
+    relaxation: str = "gumbel"
+    #: A lambda used at every step instead of drawing one from ``lambda_range``
+    #: (DARTS with a fixed complexity term; 0 turns the term off).
+    fixed_lambda: float = None
 
 
 class ComplexityRegularizer:
@@ -86,18 +92,31 @@ class BilevelSearch:
         )
         self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
         self.log_range = tuple(math.log10(v) for v in s.lambda_range)
+        if s.relaxation not in ("gumbel", "softmax"):
+            raise ValueError(f'relaxation must be "gumbel" or "softmax"; got {s.relaxation!r}')
 
     def sample_lambda(self):
+        if self.settings.fixed_lambda is not None:
+            return float(self.settings.fixed_lambda)
         return 10.0 ** self.rng.uniform(*self.log_range)
 
     def gumbel(self, batch):
-        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``."""
+        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.
+
+        None under the softmax relaxation, which draws no noise.
+        """
+        if self.settings.relaxation == "softmax":
+            return None
         shape = (batch, *self.hypernet.anchors.shape[1:])
         return sample_gumbel(shape, self.hypernet.anchors.device, self.hypernet.anchors.dtype)
 
     def _loss(self, x, y, alpha, gumbel, temperature):
-        weights = relaxed_one_hot(alpha, gumbel, temperature)
-        logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
+        if gumbel is None:
+            weights = torch.softmax(alpha, dim=-1)
+        else:
+            weights = relaxed_one_hot(alpha, gumbel, temperature)
+        # Gumbel weights carry a batch axis in front, softmax weights do not.
+        logits = self.supernet(x, (weights[..., 0, :, :], weights[..., 1, :, :]))
         return F.cross_entropy(logits, y), logits
 
     def weight_step(self, x, y, lam, temperature):

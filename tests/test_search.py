@@ -130,3 +130,26 @@ def test_a_diverging_search_stops_with_advice():
     x[0] = float("inf")  # any non-finite loss must stop the search
     with pytest.raises(FloatingPointError, match="Lower lr"):
         search.run(x, y, x, y)
+
+
+def test_softmax_relaxation_mixes_by_softmax_alpha_and_draws_no_noise():
+    search, x, y = tiny_search(relaxation="softmax")
+    assert search.gumbel(len(x)) is None
+    alpha = search.hypernet(1e-8)
+    torch.manual_seed(5)
+    loss, logits = search._loss(x, y, alpha, None, 0.3)
+    probs = torch.softmax(alpha, -1)
+    torch.testing.assert_close(logits, search.supernet(x, (probs[0], probs[1])))
+    # No random numbers drawn: torch's generator is where it was.
+    after = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(1))
+    with pytest.raises(ValueError, match="relaxation"):
+        tiny_search(relaxation="hard")
+
+
+def test_fixed_lambda_is_used_at_every_step():
+    search, x, y = tiny_search(fixed_lambda=0.0, epochs=2, batch_size=3)
+    assert {search.sample_lambda() for _ in range(5)} == {0.0}
+    history = search.run(x, y, x, y)
+    assert [h["lambda_median"] for h in history] == [0.0, 0.0]
