@@ -364,7 +364,11 @@ class DARTSClassifier(NetworkClassifierMixin):
         Weight-half samples that re-estimate the derived network's batch norm.
     retrain_epochs : int, default=0
         0 predicts with inherited weights; more retrains the derived architecture from
-        scratch on all of ``X`` for that many epochs (ArchitectureClassifier's defaults).
+        scratch on all of ``X`` for that many epochs with :class:`ArchitectureClassifier`.
+    retrain_params : dict or None, default=None
+        Further :class:`ArchitectureClassifier` parameters for the retraining
+        (``batch_size``, ``lr``, ``cutout``, ``drop_path``, ...); its defaults otherwise.
+        The network's shape, device and seed always come from this estimator.
     image_shape : tuple or None, default=None
     max_time : float or None, default=None
         Wall-clock budget of the search in seconds.
@@ -437,6 +441,7 @@ class DARTSClassifier(NetworkClassifierMixin):
         validation_fraction=0.5,
         recalibration_samples=2048,
         retrain_epochs=0,
+        retrain_params=None,
         image_shape=None,
         max_time=None,
         device="auto",
@@ -463,6 +468,7 @@ class DARTSClassifier(NetworkClassifierMixin):
         self.validation_fraction = validation_fraction
         self.recalibration_samples = recalibration_samples
         self.retrain_epochs = retrain_epochs
+        self.retrain_params = retrain_params
         self.image_shape = image_shape
         self.max_time = max_time
         self.device = device
@@ -482,6 +488,8 @@ class DARTSClassifier(NetworkClassifierMixin):
         self
         """
         check_params(self, self._constraints)
+        if not isinstance(self.retrain_params, (dict, type(None))):
+            raise TypeError(f"retrain_params must be a dict or None; got {type(self.retrain_params).__name__}")
         X, y = self._validate_training_data(X, y)
         rng = check_random_state(self.random_state)
         train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
@@ -501,8 +509,7 @@ class DARTSClassifier(NetworkClassifierMixin):
             self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []
             if self.retrain_epochs:
-                retrained = ArchitectureClassifier(
-                    self.genotype_,
+                own = dict(
                     channels=self.channels,
                     n_cells=self.n_cells,
                     stem_multiplier=self.stem_multiplier,
@@ -511,7 +518,8 @@ class DARTSClassifier(NetworkClassifierMixin):
                     device=self.device_,
                     random_state=rng.randint(2**31 - 1),
                     verbose=self.verbose,
-                ).fit(X, y)
+                )
+                retrained = ArchitectureClassifier(self.genotype_, **{**(self.retrain_params or {}), **own}).fit(X, y)
                 self.network_, self.retrain_history_ = retrained.network_, retrained.history_
             else:
                 net = DerivedNetwork.from_supernet(supernet, self.genotype_)

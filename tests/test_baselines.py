@@ -80,6 +80,7 @@ def test_bad_genotypes_are_clear_errors(digits, bad, error, message):
         (DARTSClassifier, "complexity", "large", TypeError),
         (DARTSClassifier, "retrain_epochs", -1, ValueError),
         (DARTSClassifier, "arch_lr", 0.0, ValueError),
+        (DARTSClassifier, "retrain_params", [("lr", 1)], TypeError),
     ],
 )
 def test_nonsensical_hyperparameters_are_named(digits, estimator, param, value, error):
@@ -167,8 +168,10 @@ def test_darts_is_repeatable_and_can_retrain_its_architecture(digits):
     b = DARTSClassifier(random_state=3, **SEARCH).fit(X, y)
     assert a.genotype_ == b.genotype_
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
-    retrained = DARTSClassifier(random_state=3, retrain_epochs=2, **SEARCH).fit(X, y)
+    retrained = DARTSClassifier(random_state=3, retrain_epochs=2, retrain_params={"batch_size": 50}, **SEARCH)
+    retrained.fit(X, y)
     assert retrained.genotype_ == a.genotype_ and len(retrained.retrain_history_) == 2
+    assert retrained.retrain_history_[0]["steps"] == 200 // 50
     assert not np.array_equal(retrained.predict_proba(X), a.predict_proba(X))
 
 
