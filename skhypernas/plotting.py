@@ -169,6 +169,6 @@ def plot_accuracy_vs_parameters(rows, ax=None, title=None):
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8, framealpha=0.6)
     ax.set_title(title or "Accuracy against parameter count")
     return fig
