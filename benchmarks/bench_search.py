@@ -14,7 +14,7 @@ and, for the search steps only, the opt-in approximations:
 
 * ``bf16``: the same under bfloat16 autocast (``mixed_precision=True``; second-order
   steps stay float32 by design);
-* ``hard``: straight-through hard sampling (``sampling="hard"``), one operation per
+* ``hard``: straight-through hard sampling (``relaxation="hard"``), one operation per
   edge per batch.
 
 All use the same parameters, search code (``BilevelSearch``) and random data; only
@@ -63,7 +63,7 @@ VARIANTS = {
     "reference": {},
     "skhypernas": {},
     "bf16": dict(mixed_precision=True),
-    "hard": dict(sampling="hard"),
+    "hard": dict(relaxation="hard"),
 }
 
 

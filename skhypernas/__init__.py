@@ -1,7 +1,16 @@
 """Differentiable neural architecture search with complexity control, for scikit-learn."""
 
+from .baselines import ArchitectureClassifier, DARTSClassifier, RandomArchitectureClassifier
 from .estimators import HyperDARTSClassifier
 from .search_space import PRIMITIVES, Genotype, NetworkConfig
 
-__all__ = ["HyperDARTSClassifier", "Genotype", "NetworkConfig", "PRIMITIVES"]
+__all__ = [
+    "HyperDARTSClassifier",
+    "DARTSClassifier",
+    "ArchitectureClassifier",
+    "RandomArchitectureClassifier",
+    "Genotype",
+    "NetworkConfig",
+    "PRIMITIVES",
+]
 __version__ = "0.1.0"

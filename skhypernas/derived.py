@@ -30,21 +30,43 @@ class DerivedCell(nn.Module):
         # The supernet's edge index, so weights map across by name.
         return str(edge_index(node, state))
 
-    def forward(self, s0, s1):
+    def forward(self, s0, s1, drop_prob=0.0):
+        """``drop_prob``: drop-path probability of every non-identity edge (training only)."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         batch, _, height, width = states[1].shape
         if self.reduction:
             height, width = (height + 1) // 2, (width + 1) // 2
         for node in self.nodes:
             if node:
-                states.append(sum(self.edges[key](states[i]) for i, key in node))
+                states.append(sum(self._edge(key, states[i], drop_prob) for i, key in node))
             else:
                 states.append(states[1].new_zeros(batch, self.channels, height, width))
         return torch.cat(states[2:], dim=1)
 
+    def _edge(self, key, x, drop_prob):
+        op = self.edges[key]
+        out = op(x)
+        # DARTS' regulariser for retraining: skip connections are never dropped.
+        if self.training and drop_prob > 0 and not isinstance(op, nn.Identity):
+            out = drop_path(out, drop_prob)
+        return out
+
+
+def drop_path(x, prob):
+    """Zero whole examples of ``x`` with probability ``prob``; rescale the rest."""
+    keep = 1.0 - prob
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
+
 
 class DerivedNetwork(nn.Module):
-    """The network of one genotype under a network configuration, fresh weights."""
+    """The network of one genotype under a network configuration, fresh weights.
+
+    ``drop_path_prob`` (0 unless a training loop sets it) is the drop-path probability
+    applied to the cells' edges in training mode.
+    """
+
+    drop_path_prob = 0.0
 
     def __init__(self, genotype, config):
         super().__init__()
@@ -62,7 +84,7 @@ class DerivedNetwork(nn.Module):
     def forward(self, x):
         s0 = s1 = self.stem(x)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
         return self.classifier(s1)
 
     @classmethod

@@ -9,51 +9,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ._images import flatten_images, resolve_image_shape
+from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
+    PREDICT_BATCH_VALUES,
+    NetworkClassifierMixin,
+    _batches,
+    _to_device,
+    resolve_device,
+    search_settings,
+    split_halves,
+)
 from ._params import Interval, Options, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
 from .path import enumerate_path
-from .search import BilevelSearch, Checkpoint, SearchSettings
+from .search import BilevelSearch, Checkpoint
 from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
 
-#: ``predict`` feeds the network at most this many input values per batch.
-PREDICT_BATCH_VALUES = 2**20
 
-
-def resolve_device(device):
-    """``"auto"`` is CUDA when available, else CPU; anything else goes to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-
-
-def _to_device(tensor_or_module, device):
-    # Channels-last runs this search's convolutions faster on a GPU. On the CPU
-    # (torch 2.14) it was 1.5x faster too, but corrupted the heap on 64x64 inputs:
-    # correctness first, so the CPU keeps the default layout.
-    tensor_or_module = tensor_or_module.to(device)
-    if device.type == "cuda":
-        tensor_or_module = tensor_or_module.to(memory_format=torch.channels_last)
-    return tensor_or_module
-
-
-def _batches(x, size):
-    return (x[i : i + size] for i in range(0, len(x), size))
-
-
-class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
+class HyperDARTSClassifier(NetworkClassifierMixin):
     """Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
@@ -93,8 +71,8 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
     arch_weight_decay : float, default=1e-3
     second_order : bool, default=False
         Use DARTS' unrolled (second-order) architecture gradient.
-    sampling : {"relaxed", "hard"}, default="relaxed"
-        "relaxed" is the method: every example gets its own Gumbel-softmax mixture
+    relaxation : {"gumbel", "hard"}, default="gumbel"
+        "gumbel" is the method: every example gets its own Gumbel-softmax mixture
         of all operations on every edge. "hard" is a faster approximation (GDAS'
         straight-through estimator): each batch runs one sampled operation per edge,
         so a step costs about a derived network's, and the architecture gradient
@@ -185,7 +163,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         "path_samples": Interval("int", 1),
         "max_time": Interval("real", 0, open_low=True, none_ok=True),
         "verbose": Interval("int", 0),
-        "sampling": Options("relaxed", "hard"),
+        "relaxation": Options("gumbel", "hard"),
         "mixed_precision": Options("auto", True, False),
     }
 
@@ -210,7 +188,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         arch_betas=(0.5, 0.999),
         arch_weight_decay=1e-3,
         second_order=False,
-        sampling="relaxed",
+        relaxation="gumbel",
         mixed_precision="auto",
         warmup_fraction=0.0,
         temperature_start=1.0,
@@ -244,7 +222,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         self.arch_betas = arch_betas
         self.arch_weight_decay = arch_weight_decay
         self.second_order = second_order
-        self.sampling = sampling
+        self.relaxation = relaxation
         self.mixed_precision = mixed_precision
         self.warmup_fraction = warmup_fraction
         self.temperature_start = temperature_start
@@ -289,29 +267,11 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         check_params(self, self._constraints)
         lambda_range = self._check_lambda_range()
         self._check_complexity(self.complexity, lambda_range)
-        X, input_shape = flatten_images(X)
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], ensure_min_samples=2)
-        kinds = {type(v).__name__ for v in y} if y.dtype == object else ()
-        if len(kinds) > 1:
-            raise TypeError(f"y mixes label types ({', '.join(sorted(kinds))}); use labels of one type")
-        check_classification_targets(y)
-        self.classes_, y = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two")
-        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1], input_shape)
-        self.device_ = resolve_device(self.device)
+        X, y = self._validate_training_data(X, y)
 
         rng = check_random_state(self.random_state)
-        try:
-            train_idx, val_idx = train_test_split(
-                np.arange(len(y)), test_size=self.validation_fraction, stratify=y, random_state=rng
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot split the data into weight and architecture halves "
-                f"(validation_fraction={self.validation_fraction}): {exc}"
-            ) from None
-        x_all = _to_device(torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *self.image_shape_), self.device_)
+        train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
+        x_all = self._image_tensor(X)
         y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
         x_train, y_train = x_all[train_idx], y_all[train_idx]
         x_val, y_val = x_all[val_idx], y_all[val_idx]
@@ -324,25 +284,13 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
             n_nodes=self.n_nodes,
             stem_multiplier=self.stem_multiplier,
         )
-        settings = SearchSettings(
-            epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            lr_min=self.lr_min,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            arch_lr=self.arch_lr,
-            arch_betas=tuple(self.arch_betas),
-            arch_weight_decay=self.arch_weight_decay,
-            second_order=self.second_order,
-            sampling=self.sampling,
+        settings = search_settings(
+            self,
+            relaxation=self.relaxation,
             mixed_precision=self.device_.type == "cuda" if self.mixed_precision == "auto" else self.mixed_precision,
-            warmup_fraction=self.warmup_fraction,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
             lambda_range=lambda_range,
-            max_time=self.max_time,
         )
         checkpoint = None
         if self.checkpoint_dir is not None:
@@ -478,51 +426,3 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         self.genotype_ = genotype
         self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
         self.complexity_ = self._interval_middle(index) if isinstance(self.complexity, str) else float(self.complexity)
-
-    # -- predicting ---------------------------------------------------------------
-
-    def _to_images(self, X):
-        check_is_fitted(self)
-        X, input_shape = flatten_images(X)
-        if input_shape is not None and tuple(input_shape) != self.image_shape_:
-            raise ValueError(f"X has images of shape {tuple(input_shape)}; the model was fitted on {self.image_shape_}")
-        return validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-
-    def predict_proba(self, X):
-        """Class probabilities from the derived network of the chosen complexity.
-
-        Runs in batches of at most ``PREDICT_BATCH_VALUES`` input values (1024 rows
-        of 28x28), so memory stays bounded for any number of rows.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or images
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        X = self._to_images(X)
-        out = np.empty((len(X), len(self.classes_)))
-        # Rows become float32 images one batch at a time, so memory holds the input,
-        # the output and one batch's activations, whatever the number of rows.
-        size = max(1, min(1024, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
-        with torch.inference_mode():
-            for start in range(0, len(X), size):
-                batch = torch.as_tensor(X[start : start + size], dtype=torch.float32)
-                logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
-                out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
-        return out
-
-    def predict(self, X):
-        """Class labels from the derived network of the chosen complexity.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or images
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]

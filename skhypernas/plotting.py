@@ -125,3 +125,50 @@ def plot_genotype(genotype, title=None):
     if title:
         fig.suptitle(title)
     return fig
+
+
+_METHOD_STYLES = {
+    "hyperdarts": dict(color="tab:red", marker="o", label="HyperDARTS (one search)"),
+    "darts": dict(color="tab:blue", marker="s", label="DARTS (one search per lambda)"),
+    "random": dict(color="tab:gray", marker="^", label="random architectures"),
+    "mlp": dict(color="tab:green", marker="x", label="MLPClassifier"),
+}
+
+
+def plot_accuracy_vs_parameters(rows, ax=None, title=None):
+    """Test accuracy against parameter count, one marker style per method.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Each with ``method``, ``n_parameters`` and ``test_accuracy`` (the rows of
+        :func:`skhypernas.experiments.run_experiment`). The proposed method's points
+        are joined in order of lambda.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    else:
+        fig = ax.figure
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        style = dict(_METHOD_STYLES.get(method, dict(marker="o", label=method)))
+        x = [r["n_parameters"] for r in mine]
+        y = [r["test_accuracy"] for r in mine]
+        linestyle = "-" if method == "hyperdarts" else "none"
+        ax.plot(x, y, linestyle=linestyle, linewidth=1, markersize=6, **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize=8, framealpha=0.6)
+    ax.set_title(title or "Accuracy against parameter count")
+    return fig

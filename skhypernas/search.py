@@ -40,7 +40,14 @@ class SearchSettings:
     temperature_end: float = 0.2
     lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
-    sampling: str = "relaxed"
+    #: "gumbel": per-example Gumbel-softmax samples (the proposed method);
+    #: "hard": one straight-through Gumbel sample per batch, only its operations run
+    #: (GDAS' estimator, a faster approximation);
+    #: "softmax": the deterministic ``softmax(alpha)`` mixture of plain DARTS.
+    relaxation: str = "gumbel"
+    #: A lambda used at every step instead of drawing one from ``lambda_range``
+    #: (DARTS with a fixed complexity term; 0 turns the term off).
+    fixed_lambda: float = None
     mixed_precision: bool = False
 
 
@@ -88,16 +95,23 @@ class BilevelSearch:
         )
         self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
         self.log_range = tuple(math.log10(v) for v in s.lambda_range)
+        if s.relaxation not in ("gumbel", "hard", "softmax"):
+            raise ValueError(f'relaxation must be "gumbel", "hard" or "softmax"; got {s.relaxation!r}')
 
     def sample_lambda(self):
+        if self.settings.fixed_lambda is not None:
+            return float(self.settings.fixed_lambda)
         return 10.0 ** self.rng.uniform(*self.log_range)
 
     def gumbel(self, batch):
         """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.
 
-        Hard sampling draws one architecture per batch: ``(1, 2, n_edges, n_ops)``.
+        Hard sampling draws one architecture per batch: ``(1, 2, n_edges, n_ops)``;
+        the softmax relaxation draws no noise: None.
         """
-        shape = (1 if self.settings.sampling == "hard" else batch, *self.hypernet.anchors.shape[1:])
+        if self.settings.relaxation == "softmax":
+            return None
+        shape = (1 if self.settings.relaxation == "hard" else batch, *self.hypernet.anchors.shape[1:])
         return sample_gumbel(shape, self.hypernet.anchors.device, self.hypernet.anchors.dtype)
 
     def _loss(self, x, y, alpha, gumbel, temperature):
@@ -108,13 +122,14 @@ class BilevelSearch:
             return self._relaxed_loss(x, y, alpha, gumbel, temperature)
 
     def _relaxed_loss(self, x, y, alpha, gumbel, temperature):
-        if self.settings.sampling == "hard":
+        if self.settings.relaxation == "hard":
             # Straight-through: the batch runs one sampled sub-network (GDAS-style).
             weights, choice = hard_one_hot(alpha, gumbel[0], temperature)
             logits = self.supernet(x, (weights[0], weights[1]), (choice[0], choice[1]))
         else:
-            weights = relaxed_one_hot(alpha, gumbel, temperature)
-            logits = self.supernet(x, (weights[:, 0], weights[:, 1]))
+            weights = torch.softmax(alpha, dim=-1) if gumbel is None else relaxed_one_hot(alpha, gumbel, temperature)
+            # Gumbel weights carry a batch axis in front, softmax weights do not.
+            logits = self.supernet(x, (weights[..., 0, :, :], weights[..., 1, :, :]))
         return F.cross_entropy(logits.float(), y), logits
 
     def weight_step(self, x, y, lam, temperature):

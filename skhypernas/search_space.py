@@ -202,6 +202,38 @@ class Genotype:
 
         return cls(cell(normal_ops), cell(reduce_ops))
 
+    @classmethod
+    def random(cls, n_nodes, rng, p_parameter_free=0.5):
+        """Draw every edge's operation at random; ``none`` drops the edge.
+
+        With probability ``p_parameter_free`` an edge draws uniformly among the
+        operations that have no parameters *on that edge* (``none``, the pools, and
+        ``skip_connect`` except on a reduction cell's stride-2 input edges, where it is
+        a factorized reduce), else among the others. Varying it spreads random
+        architectures over the whole range of parameter counts.
+
+        Parameters
+        ----------
+        n_nodes : int
+        rng : numpy.random.RandomState
+        p_parameter_free : float in [0, 1]
+
+        Returns
+        -------
+        Genotype
+        """
+
+        def cell(reduction):
+            choices = []
+            for i in edge_inputs(n_nodes):
+                stride = 2 if reduction and i < 2 else 1
+                free = [k for k, op in enumerate(PRIMITIVES) if op_param_count(op, 1, stride) == 0]
+                pool = free if rng.uniform() < p_parameter_free else sorted(set(range(len(PRIMITIVES))) - set(free))
+                choices.append(pool[rng.randint(len(pool))])
+            return choices
+
+        return cls.from_choices(cell(False), cell(True))
+
     def choices(self, cell):
         """Operation index per edge of ``cell`` ('normal' or 'reduce'), 0 where dropped."""
         out = []

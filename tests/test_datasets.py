@@ -70,3 +70,40 @@ def test_real_fashion_mnist_from_the_system_copy():
     np.testing.assert_array_equal(np.bincount(y), [1000] * 10)
     X, y = load_fashion_mnist("train", data_home="/nonexistent", download_if_missing=False)
     assert X.shape == (60000, 784)
+
+
+def test_download_through_torchvision_lands_where_the_loader_reads(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    monkeypatch.setattr("skhypernas.datasets.SYSTEM_FASHION_MNIST", tmp_path / "nowhere")
+    calls = []
+
+    def fake_download(root, train, download):
+        # torchvision's layout: <root>/FashionMNIST/raw/<name>
+        calls.append((root, train, download))
+        raw = tmp_path / "home" / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        write_idx(raw / "train-images-idx3-ubyte", np.full((2, 28, 28), 7, dtype=np.uint8))
+        write_idx(raw / "train-labels-idx1-ubyte", np.array([1, 2], dtype=np.uint8))
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", fake_download)
+    X, y = load_fashion_mnist("train", data_home=tmp_path / "home")
+    assert calls == [(str(tmp_path / "home"), True, True)]
+    assert X.shape == (2, 784) and list(y) == [1, 2]
+
+
+def test_a_failed_download_is_named_in_the_error(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    monkeypatch.setattr("skhypernas.datasets.SYSTEM_FASHION_MNIST", tmp_path / "nowhere")
+
+    def offline(root, train, download):
+        raise RuntimeError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist("test", data_home=tmp_path / "home")
+    message = str(info.value)
+    for place in (tmp_path / "home", tmp_path / "home" / "fashion-mnist", tmp_path / "nowhere"):
+        assert str(place) in message
+    assert "torchvision" in message and "no route to host" in message

@@ -36,3 +36,27 @@ def test_recalibration_replaces_inherited_statistics():
     conv_out = torch.cat([net.stem[0](x) for x in data])
     torch.testing.assert_close(stem_bn.running_mean, conv_out.mean((0, 2, 3)), atol=1e-5, rtol=1e-4)
     assert not net.training and stem_bn.momentum == 0.1
+
+
+def test_drop_path_zeroes_whole_examples_only_in_training():
+    torch.manual_seed(0)
+    config = NetworkConfig(channels=4, n_nodes=2)
+    genotype = Genotype.from_choices([4, 3, 5, 0, 0], [6, 0, 0, 7, 0])
+    net = DerivedNetwork(genotype, config).train()
+    x = torch.randn(64, 1, 8, 8)
+    cell = net.cells[0]
+    s = net.stem(x)
+    plain = cell(s, s)
+    # Off by default: the same output as with no argument, and no random numbers drawn.
+    state = torch.get_rng_state()
+    torch.testing.assert_close(cell(s, s, 0.0), plain)
+    assert torch.equal(state, torch.get_rng_state())
+    dropped = cell(s, s, 0.5)
+    # Node 1's only edge is a convolution: dropped examples are exactly zero there.
+    node1 = dropped[:, 4:]
+    zero = node1.flatten(1).abs().sum(1) == 0
+    assert 10 < zero.sum() < 54
+    torch.testing.assert_close(node1[~zero], 2 * plain[:, 4:][~zero])
+    net.eval()
+    net.drop_path_prob = 0.5
+    torch.testing.assert_close(net(x), net(x))

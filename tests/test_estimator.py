@@ -219,7 +219,7 @@ def test_history_records_each_epoch(digits):
         ("max_time", 0, ValueError),
         ("n_knots", 0, ValueError),
         ("momentum", "high", TypeError),
-        ("sampling", "gumbel", ValueError),
+        ("relaxation", "softmax", ValueError),
     ],
 )
 def test_nonsensical_hyperparameters_are_named_in_the_error(digits, param, value, error):
@@ -228,9 +228,9 @@ def test_nonsensical_hyperparameters_are_named_in_the_error(digits, param, value
         HyperDARTSClassifier(**{**TINY, param: value}).fit(X, y)
 
 
-def test_hard_sampling_learns_and_fits_a_whole_path(digits):
+def test_hard_relaxation_learns_and_fits_a_whole_path(digits):
     X, y = digits
-    clf = HyperDARTSClassifier(**{**TINY, "max_epochs": 3}, lr=0.1, sampling="hard", random_state=0)
+    clf = HyperDARTSClassifier(**{**TINY, "max_epochs": 3}, lr=0.1, relaxation="hard", random_state=0)
     clf.fit(X[:600], y[:600])
     losses = [h["train_loss"] for h in clf.history_]
     assert losses[-1] < losses[0]

@@ -134,8 +134,8 @@ def test_a_diverging_search_stops_with_advice():
         search.run(x, y, x, y)
 
 
-def test_hard_sampling_runs_exactly_the_sampled_subnetwork():
-    search, x, y = tiny_search(sampling="hard")
+def test_hard_relaxation_runs_exactly_the_sampled_subnetwork():
+    search, x, y = tiny_search(relaxation="hard")
     supernet = search.supernet
     alpha = search.hypernet(1e-8).detach()
     weights, choice = hard_one_hot(alpha, search.gumbel(len(x))[0], 0.5)
@@ -145,7 +145,7 @@ def test_hard_sampling_runs_exactly_the_sampled_subnetwork():
 
 
 def test_hard_weight_step_trains_only_sampled_operations_and_arch_step_reaches_alpha():
-    search, x, y = tiny_search(sampling="hard")
+    search, x, y = tiny_search(relaxation="hard")
     before = {name: p.detach().clone() for name, p in search.supernet.named_parameters()}
     torch.manual_seed(1)
     search.weight_step(x, y, 1e-8, 0.5)
@@ -170,3 +170,24 @@ def test_mixed_precision_runs_the_supernet_in_bfloat16_but_not_second_order_step
     assert np.isfinite(search.arch_step(x, y, 1e-8, 0.5)[0])
     search, x, y = tiny_search(mixed_precision=True, second_order=True)
     assert search._loss(x, y, alpha, search.gumbel(len(x)), 0.5)[1].dtype == torch.float32
+def test_softmax_relaxation_mixes_by_softmax_alpha_and_draws_no_noise():
+    search, x, y = tiny_search(relaxation="softmax")
+    assert search.gumbel(len(x)) is None
+    alpha = search.hypernet(1e-8)
+    torch.manual_seed(5)
+    loss, logits = search._loss(x, y, alpha, None, 0.3)
+    probs = torch.softmax(alpha, -1)
+    torch.testing.assert_close(logits, search.supernet(x, (probs[0], probs[1])))
+    # No random numbers drawn: torch's generator is where it was.
+    after = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(1))
+    with pytest.raises(ValueError, match="relaxation"):
+        tiny_search(relaxation="uniform")
+
+
+def test_fixed_lambda_is_used_at_every_step():
+    search, x, y = tiny_search(fixed_lambda=0.0, epochs=2, batch_size=3)
+    assert {search.sample_lambda() for _ in range(5)} == {0.0}
+    history = search.run(x, y, x, y)
+    assert [h["lambda_median"] for h in history] == [0.0, 0.0]

@@ -78,3 +78,17 @@ def test_genotype_is_a_hashable_json_value():
 def test_genotype_rejects_invalid_edges(normal):
     with pytest.raises(ValueError):
         Genotype(normal, ((),))
+
+
+def test_genotype_equality_is_by_value_and_counts_depend_on_the_config():
+    from_lists = Genotype([[["sep_conv_3x3", 0]], [["skip_connect", 2]]], [[["max_pool_3x3", 1]], []])
+    from_tuples = Genotype(((("sep_conv_3x3", 0),), (("skip_connect", 2),)), ((("max_pool_3x3", 1),), ()))
+    assert from_lists == from_tuples and len({from_lists, from_tuples}) == 1
+    other = Genotype(((("sep_conv_5x5", 0),), (("skip_connect", 2),)), ((("max_pool_3x3", 1),), ()))
+    assert other != from_lists and {from_lists: 1}.get(other) is None
+    small, wide = NetworkConfig(channels=4, n_nodes=2), NetworkConfig(channels=16, n_nodes=2, n_classes=3)
+    for config in (small, wide):
+        assert from_lists.n_parameters(config) == numel(DerivedNetwork(from_lists, config))
+    assert from_lists.n_parameters(wide) > from_lists.n_parameters(small)
+    with pytest.raises(ValueError, match="nodes"):
+        DerivedNetwork(from_lists, NetworkConfig(n_nodes=4))

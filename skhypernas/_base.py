@@ -1,0 +1,179 @@
+"""What every classifier of this package shares: input validation, image layout,
+device placement, a seeded torch scope, and prediction through ``network_``."""
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._images import flatten_images, resolve_image_shape
+from .search import SearchSettings
+from .search_space import NetworkConfig
+
+#: ``predict`` feeds the network at most this many input values per batch.
+PREDICT_BATCH_VALUES = 2**20
+#: ... and at most this many images: on a CPU (2 cores, torch 2.14) a derived
+#: network at 8 channels ran 28x28 images about 3x slower per image in batches of
+#: 1024 than in batches of 64 to 256, whose activations stay in cache.
+PREDICT_BATCH_IMAGES = 256
+
+
+def resolve_device(device):
+    """``"auto"`` is CUDA when available, else CPU; anything else goes to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+
+
+def _to_device(tensor_or_module, device):
+    # Channels-last runs this search's convolutions faster on a GPU. On the CPU
+    # (torch 2.14) it was 1.5x faster too, but corrupted the heap on 64x64 inputs:
+    # correctness first, so the CPU keeps the default layout.
+    tensor_or_module = tensor_or_module.to(device)
+    if device.type == "cuda":
+        tensor_or_module = tensor_or_module.to(memory_format=torch.channels_last)
+    return tensor_or_module
+
+
+def _batches(x, size):
+    return (x[i : i + size] for i in range(0, len(x), size))
+
+
+def split_halves(y, validation_fraction, rng):
+    """Stratified indices ``(train, validation)``; a too-small class is a clear error."""
+    try:
+        return train_test_split(np.arange(len(y)), test_size=validation_fraction, stratify=y, random_state=rng)
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot split the data into weight and architecture halves "
+            f"(validation_fraction={validation_fraction}): {exc}"
+        ) from None
+
+
+def network_config(estimator, n_nodes=None):
+    """The :class:`NetworkConfig` of a fitted-in-progress estimator's shape parameters.
+
+    Reads ``channels``, ``n_cells``, ``stem_multiplier`` and (unless given) ``n_nodes``
+    from the estimator, the input channels and classes from what validation found.
+    """
+    return NetworkConfig(
+        in_channels=estimator.image_shape_[0],
+        n_classes=len(estimator.classes_),
+        channels=estimator.channels,
+        n_cells=estimator.n_cells,
+        n_nodes=estimator.n_nodes if n_nodes is None else n_nodes,
+        stem_multiplier=estimator.stem_multiplier,
+    )
+
+
+def search_settings(estimator, **fixed):
+    """:class:`SearchSettings` from the estimator's parameters of the same names.
+
+    ``max_epochs`` becomes ``epochs``; ``fixed`` sets the rest (or overrides).
+    """
+    names = (
+        "batch_size lr lr_min momentum weight_decay grad_clip arch_lr arch_weight_decay second_order "
+        "warmup_fraction max_time"
+    ).split()
+    params = {name: getattr(estimator, name) for name in names}
+    return SearchSettings(epochs=estimator.max_epochs, arch_betas=tuple(estimator.arch_betas), **{**params, **fixed})
+
+
+@contextlib.contextmanager
+def seeded_torch(rng, device, deterministic=False):
+    """Run a fit's torch code from a seed drawn from ``rng``, leaving the caller's
+    global torch generators and deterministic-algorithms flag as they were."""
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    previous = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=cuda):
+        torch.use_deterministic_algorithms(bool(deterministic) or previous)
+        try:
+            torch.manual_seed(rng.randint(2**31 - 1))
+            yield
+        finally:
+            torch.use_deterministic_algorithms(previous)
+
+
+class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
+    """Base of the estimators that predict with a torch network held in ``network_``.
+
+    Subclasses call :meth:`_validate_training_data` at the start of ``fit`` and set
+    ``network_`` (in eval mode); prediction, its batching and its input checks come
+    from here.
+    """
+
+    def _validate_training_data(self, X, y):
+        """Check X and y; set ``classes_``, ``n_features_in_``, ``image_shape_`` and ``device_``.
+
+        Returns the rows as a 2-D float array and the labels encoded as 0..n_classes-1.
+        """
+        X, input_shape = flatten_images(X)
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], ensure_min_samples=2)
+        kinds = {type(v).__name__ for v in y} if y.dtype == object else ()
+        if len(kinds) > 1:
+            raise TypeError(f"y mixes label types ({', '.join(sorted(kinds))}); use labels of one type")
+        check_classification_targets(y)
+        self.classes_, y = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two")
+        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1], input_shape)
+        self.device_ = resolve_device(self.device)
+        return X, y
+
+    def _image_tensor(self, X):
+        """Validated rows as a float32 image batch on ``device_``."""
+        return _to_device(torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *self.image_shape_), self.device_)
+
+    def _to_images(self, X):
+        check_is_fitted(self)
+        X, input_shape = flatten_images(X)
+        if input_shape is not None and tuple(input_shape) != self.image_shape_:
+            raise ValueError(f"X has images of shape {tuple(input_shape)}; the model was fitted on {self.image_shape_}")
+        return validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+
+    def predict_proba(self, X):
+        """Class probabilities from the fitted network ``network_``.
+
+        Runs in batches of at most ``PREDICT_BATCH_VALUES`` input values and
+        ``PREDICT_BATCH_IMAGES`` images, so memory stays bounded for any number of rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        X = self._to_images(X)
+        out = np.empty((len(X), len(self.classes_)))
+        # Rows become float32 images one batch at a time, so memory holds the input,
+        # the output and one batch's activations, whatever the number of rows.
+        size = max(1, min(PREDICT_BATCH_IMAGES, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
+        with torch.inference_mode():
+            for start in range(0, len(X), size):
+                batch = torch.as_tensor(X[start : start + size], dtype=torch.float32)
+                logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
+                out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
+        return out
+
+    def predict(self, X):
+        """Class labels from the fitted network ``network_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -1,0 +1,529 @@
+"""The baselines of the experiment, as scikit-learn estimators.
+
+- :class:`ArchitectureClassifier` trains a given genotype from scratch (the authors'
+  retraining step);
+- :class:`RandomArchitectureClassifier` draws a genotype at random and trains it the
+  same way;
+- :class:`DARTSClassifier` is plain DARTS (softmax relaxation, one free alpha), with an
+  optional fixed complexity term, run by the same search code as
+  :class:`~skhypernas.HyperDARTSClassifier`.
+
+None of them holds a training loop: they hand over to :mod:`skhypernas.training` and
+:mod:`skhypernas.search`.
+"""
+
+import json
+
+import torch
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from ._base import (
+    NetworkClassifierMixin,
+    _batches,
+    _to_device,
+    network_config,
+    search_settings,
+    seeded_torch,
+    split_halves,
+)
+from ._params import Interval, check_params
+from .derived import DerivedNetwork, recalibrate_batch_norm
+from .hypernet import PiecewiseLinearHypernet
+from .path import genotype_at
+from .search import BilevelSearch
+from .search_space import PRIMITIVES, Genotype
+from .supernet import SearchNetwork
+from .training import TrainSettings, train_network
+
+
+def as_genotype(value):
+    """A :class:`Genotype` from a Genotype, its JSON text, or a ``{"normal", "reduce"}`` dict.
+
+    Raises
+    ------
+    TypeError
+        For any other type.
+    ValueError
+        For malformed JSON, missing cells, unknown operations or impossible inputs.
+    """
+    if isinstance(value, Genotype):
+        genotype = value
+    elif isinstance(value, (str, dict)):
+        try:
+            data = json.loads(value) if isinstance(value, str) else value
+            genotype = Genotype(data["normal"], data["reduce"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"genotype is not a valid architecture ({type(exc).__name__}: {exc})") from None
+    else:
+        raise TypeError(f"genotype must be a Genotype, its JSON text or a dict; got {type(value).__name__}")
+    if genotype.n_nodes == 0:
+        raise ValueError("genotype has no intermediate nodes; a cell needs at least one")
+    return genotype
+
+
+def _reporters(verbose, epochs, what):
+    if not verbose:
+        return {}
+
+    def progress(steps, epoch):
+        return tqdm(steps, desc=f"{what} epoch {epoch + 1}/{epochs}", leave=False, unit="step")
+
+    return dict(progress=progress, log=tqdm.write)
+
+
+_TRAINING_CONSTRAINTS = {
+    "channels": Interval("int", 1),
+    "n_cells": Interval("int", 1),
+    "stem_multiplier": Interval("int", 1),
+    "max_epochs": Interval("int", 1),
+    "batch_size": Interval("int", 1),
+    "lr": Interval("real", 0, open_low=True),
+    "lr_min": Interval("real", 0),
+    "momentum": Interval("real", 0, 1, open_high=True),
+    "weight_decay": Interval("real", 0),
+    "grad_clip": Interval("real", 0, open_low=True),
+    "cutout": Interval("int", 0),
+    "drop_path": Interval("real", 0, 1, open_high=True),
+    "max_time": Interval("real", 0, open_low=True, none_ok=True),
+    "verbose": Interval("int", 0),
+}
+
+
+class _TrainedArchitecture(NetworkClassifierMixin):
+    """Fit = choose a genotype (``_choose_genotype``), then train its network from scratch."""
+
+    _constraints = _TRAINING_CONSTRAINTS
+
+    def _choose_genotype(self, rng):
+        raise NotImplementedError
+
+    def fit(self, X, y):
+        """Train the architecture's network from scratch on all of ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        check_params(self, self._constraints)
+        rng = check_random_state(self.random_state)
+        genotype = self._choose_genotype(rng)
+        X, y = self._validate_training_data(X, y)
+        config = network_config(self, n_nodes=genotype.n_nodes)
+        settings = TrainSettings(
+            epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            lr_min=self.lr_min,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            cutout=self.cutout,
+            drop_path=self.drop_path,
+            max_time=self.max_time,
+        )
+        with seeded_torch(rng, self.device_):
+            net = _to_device(DerivedNetwork(genotype, config), self.device_)
+            labels = torch.as_tensor(y, dtype=torch.long, device=self.device_)
+            reporters = _reporters(self.verbose, self.max_epochs, "training")
+            self.history_ = train_network(net, self._image_tensor(X), labels, settings, rng, **reporters)
+        self.network_ = net
+        self.genotype_ = genotype
+        self.n_parameters_ = genotype.n_parameters(config)
+        return self
+
+
+_TRAINING_PARAMS_DOC = """channels : int, default=16
+        Width of the first cell; each reduction cell doubles it.
+    n_cells : int, default=3
+        Cells in the network; reduction cells sit at 1/3 and 2/3 of the depth.
+    stem_multiplier : int, default=3
+    max_epochs : int, default=100
+        Training epochs over all of ``X``.
+    batch_size : int, default=96
+    lr, lr_min : float, default=0.025, 0.0
+        SGD learning rate, cosine-annealed per step from ``lr`` to ``lr_min``.
+    momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0
+    cutout : int, default=0
+        Side in pixels of a square zeroed at a random place of every training image
+        (the authors used it; 0 turns it off).
+    drop_path : float, default=0.0
+        Drop-path probability of the cells' non-identity edges, ramped linearly from 0
+        over the run (the authors used it; 0 turns it off).
+    image_shape : tuple or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of flat rows, as in HyperDARTSClassifier.
+    max_time : float or None, default=None
+        Wall-clock budget of the training in seconds; it stops after the current step.
+    device : str, default="auto"
+        "auto" uses CUDA when available.
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar and a line per epoch."""
+
+_FITTED_DOC = """classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    image_shape_ : tuple (C, H, W)
+    genotype_ : Genotype
+        The trained architecture.
+    n_parameters_ : int
+        Trainable parameters of its network.
+    network_ : torch.nn.Module
+        The trained :class:`~skhypernas.derived.DerivedNetwork`, in eval mode.
+    history_ : list of dict
+        Per epoch: training loss and accuracy, learning rate, drop-path, seconds.
+    device_ : torch.device"""
+
+
+class ArchitectureClassifier(_TrainedArchitecture):
+    __doc__ = f"""Train a given architecture from scratch: the authors' retraining step.
+
+    Builds the discrete network of ``genotype`` (stem, ``n_cells`` cells, classifier)
+    with fresh weights and trains it with cosine-annealed SGD, weight decay and
+    gradient clipping; cutout and drop-path are options. The defaults are the authors'
+    setting (100 epochs, batch 96, lr 0.025), a GPU-sized run.
+
+    Parameters
+    ----------
+    genotype : Genotype, str or dict
+        The architecture: a :class:`~skhypernas.Genotype`, its ``to_json()`` text, or a
+        dict with ``"normal"`` and ``"reduce"`` cells. Its number of nodes sets the
+        network's.
+    {_TRAINING_PARAMS_DOC}
+
+    Attributes
+    ----------
+    {_FITTED_DOC}
+    """
+
+    def __init__(
+        self,
+        genotype=None,
+        *,
+        channels=16,
+        n_cells=3,
+        stem_multiplier=3,
+        max_epochs=100,
+        batch_size=96,
+        lr=0.025,
+        lr_min=0.0,
+        momentum=0.9,
+        weight_decay=3e-4,
+        grad_clip=5.0,
+        cutout=0,
+        drop_path=0.0,
+        image_shape=None,
+        max_time=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.genotype = genotype
+        self.channels = channels
+        self.n_cells = n_cells
+        self.stem_multiplier = stem_multiplier
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.cutout = cutout
+        self.drop_path = drop_path
+        self.image_shape = image_shape
+        self.max_time = max_time
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _choose_genotype(self, rng):
+        if self.genotype is None:
+            raise ValueError("ArchitectureClassifier needs a genotype (a Genotype, its JSON text or a dict)")
+        return as_genotype(self.genotype)
+
+
+class RandomArchitectureClassifier(_TrainedArchitecture):
+    __doc__ = f"""Train an architecture drawn at random: the random-search baseline.
+
+    ``fit`` draws a genotype from ``random_state`` with
+    :meth:`Genotype.random <skhypernas.Genotype.random>` (every edge picks an
+    operation; ``none`` drops it) and trains it exactly like
+    :class:`ArchitectureClassifier`. ``p_parameter_free`` is the chance that an edge
+    draws a parameter-free operation; varying it, as the authors did, spreads random
+    models over the whole parameter range.
+
+    Parameters
+    ----------
+    n_nodes : int, default=4
+        Intermediate nodes per cell.
+    p_parameter_free : float in [0, 1], default=0.5
+        Probability that an edge draws among the parameter-free operations
+        (``none``, pools, and skip connections where they have no weights); 1 gives
+        cells without any convolution, 0 cells of convolutions only.
+    {_TRAINING_PARAMS_DOC}
+
+    Attributes
+    ----------
+    {_FITTED_DOC}
+    """
+
+    _constraints = {
+        **_TRAINING_CONSTRAINTS,
+        "n_nodes": Interval("int", 1),
+        "p_parameter_free": Interval("real", 0, 1),
+    }
+
+    def __init__(
+        self,
+        *,
+        n_nodes=4,
+        p_parameter_free=0.5,
+        channels=16,
+        n_cells=3,
+        stem_multiplier=3,
+        max_epochs=100,
+        batch_size=96,
+        lr=0.025,
+        lr_min=0.0,
+        momentum=0.9,
+        weight_decay=3e-4,
+        grad_clip=5.0,
+        cutout=0,
+        drop_path=0.0,
+        image_shape=None,
+        max_time=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_nodes = n_nodes
+        self.p_parameter_free = p_parameter_free
+        self.channels = channels
+        self.n_cells = n_cells
+        self.stem_multiplier = stem_multiplier
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.cutout = cutout
+        self.drop_path = drop_path
+        self.image_shape = image_shape
+        self.max_time = max_time
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _choose_genotype(self, rng):
+        return Genotype.random(self.n_nodes, rng, self.p_parameter_free)
+
+
+class DARTSClassifier(NetworkClassifierMixin):
+    """Plain DARTS: one search with a free alpha and the softmax relaxation.
+
+    The search is :class:`~skhypernas.search.BilevelSearch`, the one
+    :class:`~skhypernas.HyperDARTSClassifier` runs, with a one-knot hypernetwork (a
+    free alpha), softmax mixtures instead of Gumbel samples, and a fixed ``lambda``:
+    the architecture loss is ``L_val + complexity * E[parameters]``. Afterwards every
+    edge keeps its argmax operation (``none`` drops it, the authors' rule), and
+    ``predict`` runs that network with weights inherited from the supernet and batch
+    norm recalibrated, or, with ``retrain_epochs``, retrained from scratch by
+    :class:`ArchitectureClassifier`.
+
+    ``GridSearchCV(DARTSClassifier(...), {"complexity": [...]})`` is the
+    "one search per lambda" baseline.
+
+    Parameters
+    ----------
+    complexity : float, default=0.0
+        The fixed lambda of the complexity term; 0 is DARTS without it.
+    channels, n_cells, n_nodes, stem_multiplier : int, default=16, 3, 4, 3
+        The supernet's shape, as in HyperDARTSClassifier.
+    max_epochs : int, default=50
+    batch_size : int, default=64
+    lr, lr_min : float, default=0.025, 0.001
+    momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0
+    arch_lr : float, default=3e-4
+        Adam learning rate of alpha (DARTS' value).
+    arch_betas : (float, float), default=(0.5, 0.999)
+    arch_weight_decay : float, default=1e-3
+    second_order : bool, default=False
+        DARTS' unrolled architecture gradient.
+    warmup_fraction : float, default=0.0
+        Share of the steps that train only the weights.
+    validation_fraction : float, default=0.5
+        Stratified share of the data that trains alpha.
+    recalibration_samples : int, default=2048
+        Weight-half samples that re-estimate the derived network's batch norm.
+    retrain_epochs : int, default=0
+        0 predicts with inherited weights; more retrains the derived architecture from
+        scratch on all of ``X`` for that many epochs with :class:`ArchitectureClassifier`.
+    retrain_params : dict or None, default=None
+        Further :class:`ArchitectureClassifier` parameters for the retraining
+        (``batch_size``, ``lr``, ``cutout``, ``drop_path``, ...); its defaults otherwise.
+        The network's shape, device and seed always come from this estimator.
+    image_shape : tuple or None, default=None
+    max_time : float or None, default=None
+        Wall-clock budget of the search in seconds.
+    device : str, default="auto"
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    image_shape_ : tuple (C, H, W)
+    alpha_ : ndarray of shape (2, n_edges, n_ops)
+        The learnt logits of the normal (0) and reduction (1) cells.
+    genotype_ : Genotype
+        The argmax architecture.
+    n_parameters_ : int
+    network_ : torch.nn.Module
+        Its network, in eval mode.
+    history_ : list of dict
+        Per search epoch, as in HyperDARTSClassifier.
+    retrain_history_ : list of dict
+        Per retraining epoch; empty without retraining.
+    device_ : torch.device
+    """
+
+    _constraints = {
+        "complexity": Interval("real", 0),
+        "channels": Interval("int", 1),
+        "n_cells": Interval("int", 1),
+        "n_nodes": Interval("int", 1),
+        "stem_multiplier": Interval("int", 1),
+        "max_epochs": Interval("int", 1),
+        "batch_size": Interval("int", 1),
+        "lr": Interval("real", 0, open_low=True),
+        "lr_min": Interval("real", 0),
+        "momentum": Interval("real", 0, 1, open_high=True),
+        "weight_decay": Interval("real", 0),
+        "grad_clip": Interval("real", 0, open_low=True),
+        "arch_lr": Interval("real", 0, open_low=True),
+        "arch_weight_decay": Interval("real", 0),
+        "warmup_fraction": Interval("real", 0, 1, open_high=True),
+        "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
+        "recalibration_samples": Interval("int", 1),
+        "retrain_epochs": Interval("int", 0),
+        "max_time": Interval("real", 0, open_low=True, none_ok=True),
+        "verbose": Interval("int", 0),
+    }
+
+    def __init__(
+        self,
+        *,
+        complexity=0.0,
+        channels=16,
+        n_cells=3,
+        n_nodes=4,
+        stem_multiplier=3,
+        max_epochs=50,
+        batch_size=64,
+        lr=0.025,
+        lr_min=0.001,
+        momentum=0.9,
+        weight_decay=3e-4,
+        grad_clip=5.0,
+        arch_lr=3e-4,
+        arch_betas=(0.5, 0.999),
+        arch_weight_decay=1e-3,
+        second_order=False,
+        warmup_fraction=0.0,
+        validation_fraction=0.5,
+        recalibration_samples=2048,
+        retrain_epochs=0,
+        retrain_params=None,
+        image_shape=None,
+        max_time=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.complexity = complexity
+        self.channels = channels
+        self.n_cells = n_cells
+        self.n_nodes = n_nodes
+        self.stem_multiplier = stem_multiplier
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.arch_lr = arch_lr
+        self.arch_betas = arch_betas
+        self.arch_weight_decay = arch_weight_decay
+        self.second_order = second_order
+        self.warmup_fraction = warmup_fraction
+        self.validation_fraction = validation_fraction
+        self.recalibration_samples = recalibration_samples
+        self.retrain_epochs = retrain_epochs
+        self.retrain_params = retrain_params
+        self.image_shape = image_shape
+        self.max_time = max_time
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Search alpha at the fixed complexity, derive the argmax architecture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        check_params(self, self._constraints)
+        if not isinstance(self.retrain_params, (dict, type(None))):
+            raise TypeError(f"retrain_params must be a dict or None; got {type(self.retrain_params).__name__}")
+        X, y = self._validate_training_data(X, y)
+        rng = check_random_state(self.random_state)
+        train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
+        x_all = self._image_tensor(X)
+        y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
+        x_train, y_train = x_all[train_idx], y_all[train_idx]
+        config = network_config(self)
+        settings = search_settings(self, relaxation="softmax", fixed_lambda=float(self.complexity))
+        with seeded_torch(rng, self.device_):
+            supernet = _to_device(SearchNetwork(config), self.device_)
+            # One knot: alpha is a free parameter whatever lambda is.
+            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), settings.lambda_range, n_knots=1)
+            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng)
+            reporters = _reporters(self.verbose, self.max_epochs, "search")
+            self.history_ = search.run(x_train, y_train, x_all[val_idx], y_all[val_idx], **reporters)
+            self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
+            self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)
+            self.retrain_history_ = []
+            if self.retrain_epochs:
+                own = dict(
+                    channels=self.channels,
+                    n_cells=self.n_cells,
+                    stem_multiplier=self.stem_multiplier,
+                    max_epochs=self.retrain_epochs,
+                    image_shape=self.image_shape_,
+                    device=self.device_,
+                    random_state=rng.randint(2**31 - 1),
+                    verbose=self.verbose,
+                )
+                retrained = ArchitectureClassifier(self.genotype_, **{**(self.retrain_params or {}), **own}).fit(X, y)
+                self.network_, self.retrain_history_ = retrained.network_, retrained.history_
+            else:
+                net = DerivedNetwork.from_supernet(supernet, self.genotype_)
+                calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.recalibration_samples])]
+                self.network_ = recalibrate_batch_norm(net, _batches(calibration, 256))
+        self.n_parameters_ = self.genotype_.n_parameters(config)
+        return self
