@@ -243,6 +243,14 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Besides 2-D rows, (n, H, W) and (n, C, H, W) image arrays are accepted.
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
     # -- fitting -----------------------------------------------------------------
 
     def _make_hypernet(self, n_edges):
@@ -294,7 +302,9 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
                 f"cannot split the data into weight and architecture halves "
                 f"(validation_fraction={self.validation_fraction}): {exc}"
             ) from None
-        x_all = _to_device(torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *self.image_shape_), self.device_)
+        # torch cannot share read-only memory (memmaps, frozen arrays): copy those only.
+        images = np.require(X, np.float32, ["W"]).reshape(len(X), *self.image_shape_)
+        x_all = _to_device(torch.as_tensor(images), self.device_)
         y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
         x_train, y_train = x_all[train_idx], y_all[train_idx]
         x_val, y_val = x_all[val_idx], y_all[val_idx]
@@ -490,7 +500,7 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         size = max(1, min(1024, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
         with torch.inference_mode():
             for start in range(0, len(X), size):
-                batch = torch.as_tensor(X[start : start + size], dtype=torch.float32)
+                batch = torch.as_tensor(np.require(X[start : start + size], np.float32, ["W"]))
                 logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
                 out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
         return out
@@ -506,4 +516,6 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first, so an unfitted estimator raises NotFittedError
+        return self.classes_[proba.argmax(axis=1)]
+
