@@ -1,6 +1,7 @@
 """scikit-learn estimators. They validate, split and move data, then hand over to the
 search, the path and the derived network; no training loop lives here."""
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -17,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ._images import flatten_images, resolve_image_shape
+from . import persistence
 from ._params import Interval, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
@@ -53,7 +55,8 @@ def _batches(x, size):
     return (x[i : i + size] for i in range(0, len(x), size))
 
 
-class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
+@persistence.register
+class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixin, BaseEstimator):
     """Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
@@ -519,3 +522,64 @@ class HyperDARTSClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # first, so an unfitted estimator raises NotFittedError
         return self.classes_[proba.argmax(axis=1)]
 
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
+
+        The file holds the hyperparameters, the fitted state (weights, complexity
+        path with its genotypes, batch-norm statistics, history) and a format
+        version; :meth:`load` or :func:`skhypernas.load` reads it with
+        ``torch.load(weights_only=True)``, so loading it runs no code.
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Read an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+        device : str or torch.device, optional
+            Default: the fitted device when this machine has it, else the CPU.
+
+        Returns
+        -------
+        HyperDARTSClassifier
+        """
+        estimator = persistence.load(path, device=device)
+        if not isinstance(estimator, cls):
+            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator
+
+    def _fitted_state(self):
+        names = ["classes_", "n_features_in_", "feature_names_in_", "image_shape_", "device_"]
+        names += ["complexity_path_", "path_buffers_", "history_"]
+        state = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        state["config"] = dataclasses.asdict(self.supernet_.config)
+        state["supernet_"] = dict(self.supernet_.state_dict())
+        state["hypernet_"] = dict(self.hypernet_.state_dict())
+        return state
+
+    def _restore_fitted_state(self, state):
+        config = NetworkConfig(**state.pop("config"))
+        supernet_state, hypernet_state = state.pop("supernet_"), state.pop("hypernet_")
+        vars(self).update(state)
+        # Built on the meta device, then given the file's tensors: no wasted initialisation.
+        with torch.device("meta"):
+            supernet, hypernet = SearchNetwork(config), self._make_hypernet(config.n_edges)
+        supernet.load_state_dict(supernet_state, assign=True)
+        hypernet.load_state_dict(hypernet_state, assign=True)
+        self.supernet_ = _to_device(supernet, self.device_)
+        self.hypernet_ = hypernet.to(self.device_)
+        self.path_buffers_ = [{k: v.to(self.device_) for k, v in b.items()} for b in self.path_buffers_]
+        self._set_architecture()
