@@ -21,6 +21,7 @@ from ._images import flatten_images, resolve_image_shape
 from . import persistence
 from ._params import Interval, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
+from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
 from .path import enumerate_path
 from .search import BilevelSearch, Checkpoint, SearchSettings
@@ -521,6 +522,31 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         """
         proba = self.predict_proba(X)  # first, so an unfitted estimator raises NotFittedError
         return self.classes_[proba.argmax(axis=1)]
+
+    def export(self, path, format="torchscript"):
+        """Write the derived network of the chosen complexity as a standalone model.
+
+        The model computes what :meth:`predict_proba` computes: it takes float32
+        images of shape ``(n, C, H, W)`` with ``(C, H, W) = image_shape_`` (flat rows
+        become ``X.reshape(-1, *image_shape_)``, as ``predict`` reshapes them) and
+        returns float32 class probabilities of shape ``(n, n_classes)``, columns in
+        the order of ``classes_``. It runs on the CPU, needs neither skhypernas nor
+        scikit-learn, and accepts any batch size.
+
+        Parameters
+        ----------
+        path : path-like
+        format : {"torchscript", "onnx"}, default="torchscript"
+            ``"torchscript"`` loads with ``torch.jit.load``; ``"onnx"`` (opset of the
+            installed torch, needs the ``onnx`` package) runs in onnxruntime, with
+            input ``"images"`` and output ``"probabilities"``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        check_is_fitted(self)
+        return export_network(self.network_, self.image_shape_, path, format)
 
     # -- persistence ----------------------------------------------------------------
 
