@@ -176,9 +176,34 @@ def test_pipeline_and_clone(digits):
     )
     assert pipe.fit(X, y).predict(X).shape == (len(X),)
     fitted = pipe[-1]
+    fitted.set_complexity(float(fitted.complexity_path_["lambda_max"][-1]))
     copy = clone(fitted)
-    assert copy.get_params() == fitted.get_params()
-    assert not hasattr(copy, "complexity_path_")
+    assert copy.get_params() == fitted.get_params()  # the chosen complexity included
+    assert not [k for k in vars(copy) if k.endswith("_")]
+
+
+def test_grid_search_over_complexity_in_two_processes(digits):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = small(*digits, n=120)
+    grid = {"complexity": [1e-9, 1e-7], "lambda_range": [(1e-10, 1e-6)]}
+    search = GridSearchCV(HyperDARTSClassifier(random_state=0, **TINY), grid, cv=2, n_jobs=2).fit(X, y)
+    assert search.best_params_["complexity"] in (1e-9, 1e-7)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.complexity_ == search.best_params_["complexity"]
+    # Workers are separate processes: the same seed gives the same fit as here.
+    here = HyperDARTSClassifier(random_state=0, **TINY).set_params(**search.best_params_).fit(X, y)
+    np.testing.assert_array_equal(search.predict_proba(X), here.predict_proba(X))
+
+
+def test_cross_validate_scores_every_fold(digits):
+    from sklearn.model_selection import cross_validate
+
+    X, y = small(*digits, n=150)
+    result = cross_validate(HyperDARTSClassifier(random_state=0, **TINY), X, y, cv=3, return_estimator=True)
+    assert result["test_score"].shape == (3,) and np.all((0 <= result["test_score"]) & (result["test_score"] <= 1))
+    assert len({id(e) for e in result["estimator"]}) == 3
+    assert all(hasattr(e, "complexity_path_") for e in result["estimator"])
 
 
 def test_verbose_reports_progress_and_silence_by_default(digits, capsys):
