@@ -112,7 +112,13 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
         rows are one-channel images, anything else is a 1 x d strip.
     max_time : float or None, default=None
-        Wall-clock budget of the search in seconds; it stops after the current step.
+        Wall-clock budget of the search in seconds; it stops after the current step
+        (the path is then enumerated from the state reached, as after a full search).
+    early_stopping_patience : int or None, default=None
+        Stop the search once this many epochs in a row have not lowered the held-out
+        loss: the mean cross-entropy on the architecture half, which the weights
+        never train on (weight-only warm-up epochs do not count). The last epoch's
+        state is kept. None searches all ``max_epochs``.
     checkpoint_dir : path-like or None, default=None
         Where the search writes a checkpoint after every epoch (atomically).
     warm_start : bool, default=False
@@ -125,7 +131,9 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         repeatable without it; GPU kernels otherwise may not be).
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar, a time estimate and a line per epoch.
+        0 prints nothing; 1 shows a tqdm progress bar per epoch, the estimated search
+        time after the first steps and a table with one row per epoch (the figures
+        of ``history_``).
 
     Attributes
     ----------
@@ -152,7 +160,11 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
     path_buffers_ : list of dict
         Per path entry, the batch-norm statistics recalibrated for its architecture.
     history_ : list of dict
-        Per-epoch losses, architecture-half accuracy, temperature, lambda and seconds.
+        One dict per search epoch: ``epoch``, ``train_loss`` (weight half),
+        ``arch_loss`` and ``arch_accuracy`` (architecture half, the held-out loss of
+        early stopping), ``temperature`` (at the epoch's end), ``lambda_min``,
+        ``lambda_median``, ``lambda_max`` (of the lambdas sampled), ``steps``,
+        ``arch_steps`` and ``seconds``. ``pandas.DataFrame(history_)`` shows it.
     device_ : torch.device
     """
 
@@ -177,6 +189,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
         "path_samples": Interval("int", 1),
         "max_time": Interval("real", 0, open_low=True, none_ok=True),
+        "early_stopping_patience": Interval("int", 1, none_ok=True),
         "verbose": Interval("int", 0),
     }
 
@@ -208,6 +221,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         path_samples=2048,
         image_shape=None,
         max_time=None,
+        early_stopping_patience=None,
         checkpoint_dir=None,
         warm_start=False,
         device="auto",
@@ -240,6 +254,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         self.path_samples = path_samples
         self.image_shape = image_shape
         self.max_time = max_time
+        self.early_stopping_patience = early_stopping_patience
         self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
         self.device = device
@@ -338,6 +353,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
             temperature_end=self.temperature_end,
             lambda_range=lambda_range,
             max_time=self.max_time,
+            early_stopping_patience=self.early_stopping_patience,
         )
         checkpoint = None
         if self.checkpoint_dir is not None:
@@ -364,7 +380,8 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
 
     def _fingerprint(self, X, y):
         """What a checkpoint must match to be resumed: the search's settings and data."""
-        ignored = {"verbose", "max_time", "checkpoint_dir", "warm_start", "device", "complexity", "path_samples"}
+        ignored = {"verbose", "max_time", "early_stopping_patience", "checkpoint_dir", "warm_start", "device"}
+        ignored |= {"complexity", "path_samples"}
         params = {k: v for k, v in self.get_params().items() if k not in ignored}
         digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
         digest.update(np.ascontiguousarray(y).tobytes())

@@ -120,8 +120,35 @@ def test_search_run_reports_history_and_respects_max_time():
     history = search.run(x, y, x, y)
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["temperature"] == pytest.approx(0.2)
+    assert {"lambda_min", "lambda_median", "lambda_max"} <= set(history[0])
+    assert all(1e-10 <= h["lambda_min"] <= h["lambda_median"] <= h["lambda_max"] <= 1e-6 for h in history)
     search, x, y = tiny_search(epochs=50, batch_size=3, max_time=0.0)
-    assert len(search.run(x, y, x, y)) == 1
+    history = search.run(x, y, x, y)
+    # Stopped after the very first step, and that step's epoch is recorded whole.
+    assert len(history) == 1 and history[0]["steps"] == 1
+    assert search.loop["done"] == 1 and search.scheduler.last_epoch == 1
+
+
+def _search_with_arch_losses(losses, **settings):
+    search, x, y = tiny_search(batch_size=6, **settings)  # one step per epoch
+    sequence = iter(losses)
+    search.arch_step = lambda *args, **kwargs: (next(sequence), 0)
+    return search.run(x, y, x, y)
+
+
+def test_early_stopping_waits_patience_epochs_without_a_lower_held_out_loss():
+    # A loss equal to the best is no improvement; a new best resets the count.
+    history = _search_with_arch_losses([1.0, 1.1, 0.9, 0.95, 0.9, 0.5, 0.4], epochs=7, early_stopping_patience=2)
+    assert [h["arch_loss"] for h in history] == [1.0, 1.1, 0.9, 0.95, 0.9]
+    # Losses that keep falling run every epoch; None never stops early.
+    assert len(_search_with_arch_losses([5, 4, 3, 2], epochs=4, early_stopping_patience=1)) == 4
+    assert len(_search_with_arch_losses([1, 1, 1, 1], epochs=4)) == 4
+
+
+def test_early_stopping_ignores_warm_up_epochs():
+    # Three weight-only epochs (no held-out loss yet), then the architecture steps begin.
+    history = _search_with_arch_losses([2.0, 2.0, 2.0], epochs=6, warmup_fraction=0.5, early_stopping_patience=2)
+    assert [h["arch_steps"] for h in history] == [0, 0, 0, 1, 1, 1]
 
 
 def test_a_diverging_search_stops_with_advice():
