@@ -37,6 +37,70 @@ def plot_complexity_path(estimator, ax=None):
     return fig
 
 
+def _columns(results):
+    """``results`` as {column: list}: a DataFrame, a dict of columns or a list of row dicts."""
+    if hasattr(results, "to_dict") and hasattr(results, "columns"):
+        return {str(k): list(v) for k, v in results.to_dict(orient="list").items()}
+    if isinstance(results, dict):
+        return {k: list(v) for k, v in results.items()}
+    rows = list(results)
+    if not all(isinstance(r, dict) for r in rows):
+        raise TypeError("results must be a DataFrame, a dict of columns or a list of row dicts")
+    return {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
+
+
+def plot_accuracy_vs_parameters(results, ax=None, log_x=True):
+    """Accuracy against parameter count, one marker style per method.
+
+    The comparison of the seed's figure: architectures of several estimators (the
+    complexity path of one search, DARTS, random architectures ...) side by side.
+    Points of one method are joined in order of parameter count when there are
+    several, as the architectures of one complexity path are.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame, dict of columns or list of dicts
+        One row per architecture with ``method`` (str), ``n_parameters`` (or
+        ``parameters``) and ``accuracy``.
+    ax : matplotlib Axes, optional
+    log_x : bool, default=True
+        Parameter counts on a log scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    columns = _columns(results)
+    n_key = "n_parameters" if "n_parameters" in columns else "parameters"
+    missing = {"method", n_key, "accuracy"} - set(columns)
+    if missing:
+        raise ValueError(f"results lack the column(s) {sorted(missing)}; they need method, n_parameters, accuracy")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    else:
+        fig = ax.figure
+    methods = np.asarray(columns["method"], dtype=object)
+    n_params = np.asarray(columns[n_key], dtype=float)
+    accuracy = np.asarray(columns["accuracy"], dtype=float)
+    markers = "osD^v<>Px*"
+    for k, method in enumerate(dict.fromkeys(methods)):
+        mine = methods == method
+        order = np.argsort(n_params[mine])
+        x, y = n_params[mine][order], accuracy[mine][order]
+        style = dict(marker=markers[k % len(markers)], label=f"{method} ({mine.sum()})")
+        ax.plot(x, y, linestyle="-" if len(x) > 1 else "none", linewidth=0.8, **style)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("accuracy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="method (architectures)")
+    ax.set_title("Accuracy against parameters")
+    return fig
+
+
 _OP_COLORS = {
     "max_pool_3x3": "tab:gray",
     "avg_pool_3x3": "tab:gray",
