@@ -17,8 +17,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from ._images import flatten_images, resolve_image_shape
 from . import persistence
+from ._images import flatten_images, resolve_image_shape
 from ._params import Interval, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .export import export_network

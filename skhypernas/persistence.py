@@ -100,7 +100,7 @@ def _decode(value, tensors):
     if "__list_array__" in value:
         items = [_decode(v, tensors) for v in value["__list_array__"]]
         dtype = np.dtype(value["dtype"])
-        if dtype == object:
+        if dtype.kind == "O":
             out = np.empty(len(items), dtype=object)
             out[:] = items
             return out

@@ -1,4 +1,3 @@
-import io
 import pickle
 
 import joblib
@@ -25,9 +24,8 @@ def test_pickle_and_joblib_round_trips_predict_identically(fitted, X, tmp_path):
     assert loaded.get_params() == fitted.get_params() and loaded.genotype_ == fitted.genotype_
     # Still a whole estimator: another lambda needs no refit.
     lam = float(loaded.complexity_path_["lambda_max"][-1])
-    np.testing.assert_array_equal(
-        loaded.set_complexity(lam).predict_proba(X), pickle.loads(pickle.dumps(fitted)).set_complexity(lam).predict_proba(X)
-    )
+    other = pickle.loads(pickle.dumps(fitted)).set_complexity(lam)
+    np.testing.assert_array_equal(loaded.set_complexity(lam).predict_proba(X), other.predict_proba(X))
 
 
 def _pickle_as_if_fitted_on_cuda(estimator, monkeypatch):
