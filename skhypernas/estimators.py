@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import numbers
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,11 @@ from .path import enumerate_path
 from .search import BilevelSearch, Checkpoint, SearchSettings
 from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
+
+#: torch's random generator and its deterministic-algorithms switch are global to a
+#: process: fits in threads of one process (joblib's threading backend, a Dask
+#: client with processes=False) take turns, or their random streams would mix.
+_TORCH_GLOBAL_STATE = threading.RLock()
 
 #: ``predict`` feeds the network at most this many input values per batch.
 PREDICT_BATCH_VALUES = 2**20
@@ -359,8 +365,8 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
         cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        with torch.random.fork_rng(devices=cuda):
+        with _TORCH_GLOBAL_STATE, torch.random.fork_rng(devices=cuda):
+            deterministic = torch.are_deterministic_algorithms_enabled()
             torch.use_deterministic_algorithms(bool(self.deterministic) or deterministic)
             try:
                 torch.manual_seed(rng.randint(2**31 - 1))
