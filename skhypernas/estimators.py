@@ -599,7 +599,8 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, ClassifierMixi
         ----------
         path : path-like
         device : str or torch.device, optional
-            Default: the fitted device when this machine has it, else the CPU.
+            A torch device or ``"auto"``. Default: the fitted device when this
+            machine has it, else the CPU.
 
         Returns
         -------

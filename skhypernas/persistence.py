@@ -163,8 +163,8 @@ def load(path, *, device=None):
     ----------
     path : path-like
     device : str or torch.device, optional
-        Where the model runs. Default: the device it was fitted on when this machine
-        has it, else the CPU.
+        Where the model runs: a torch device, or ``"auto"`` (CUDA when available).
+        Default: the device it was fitted on when this machine has it, else the CPU.
 
     Returns
     -------
@@ -199,8 +199,13 @@ def load(path, *, device=None):
     tensors = payload["tensors"]
     estimator = _REGISTRY[name](**_decode(json.loads(payload["params"]), tensors))
     state = _decode(json.loads(payload["state"]), tensors)
-    estimator.device_ = available_device(device if device is not None else state.pop("device_", "cpu"))
-    state.pop("device_", None)
+    saved_device = state.pop("device_", "cpu")
+    if device is None:
+        estimator.device_ = available_device(saved_device)
+    elif device == "auto":
+        estimator.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        estimator.device_ = torch.device(device)  # asked for explicitly: no silent fallback
     estimator._restore_fitted_state(state)
     return estimator
 

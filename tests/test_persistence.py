@@ -103,6 +103,7 @@ def test_load_maps_a_gpu_file_to_the_cpu_and_honours_an_explicit_device(fitted, 
     assert loaded.device_ == torch.device("cpu")
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
     assert skhypernas.load(path, device="cpu").device_ == torch.device("cpu")
+    assert skhypernas.load(tmp_path / "gpu.pt", device="auto").device_ == torch.device("cpu")
 
 
 def test_load_refuses_newer_versions_foreign_files_and_pickles(fitted, tmp_path):
