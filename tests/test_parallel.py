@@ -17,8 +17,7 @@ def _compare(X, y, n_jobs):
         "HyperDARTS, 1 knot (DARTS)": HyperDARTSClassifier(n_knots=1, random_state=0, **TINY),
     }
     return {
-        name: cross_validate(clf, X, y, cv=2, n_jobs=n_jobs, return_estimator=True)
-        for name, clf in candidates.items()
+        name: cross_validate(clf, X, y, cv=2, n_jobs=n_jobs, return_estimator=True) for name, clf in candidates.items()
     }
 
 

@@ -1,5 +1,6 @@
 """scikit-learn's own estimator checks, over every public estimator."""
 
+import numpy as np
 import pytest
 from conftest import TINY
 from sklearn.base import ClassifierMixin, is_classifier
@@ -42,3 +43,11 @@ def test_classifier_mixin_comes_first_and_tags_say_what_is_accepted(estimator):
     assert tags.estimator_type == "classifier"
     assert tags.input_tags.two_d_array and tags.input_tags.three_d_array
     assert not tags.input_tags.sparse and not tags.input_tags.allow_nan
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "float64"])
+def test_every_numeric_dtype_predicts_like_float32(fitted, digits, dtype):
+    X = np.rint(digits[0][:40] * 16)  # the digits' own integer values, 0..16
+    expected = fitted.predict_proba(X.astype(np.float32))
+    np.testing.assert_array_equal(fitted.predict_proba(X.astype(dtype)), expected)
+    np.testing.assert_array_equal(fitted.predict_proba(X.astype(dtype).reshape(-1, 8, 8)), expected)
