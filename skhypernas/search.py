@@ -305,6 +305,7 @@ class BilevelSearch:
                         seconds=time.perf_counter() - epoch_start,
                     )
                 )
+                stop_early = self._no_longer_improving()  # before the snapshot: a resume keeps the count
                 loop["epoch"] = epoch + 1
                 snapshot = copy.deepcopy(self.state_dict())
                 if checkpoint is not None:
@@ -319,7 +320,7 @@ class BilevelSearch:
                         f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
                         f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
                     )
-                if self._no_longer_improving():
+                if stop_early:
                     if log is not None:
                         log(
                             f"held-out loss not improved for {s.early_stopping_patience} epochs: "

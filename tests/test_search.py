@@ -157,3 +157,15 @@ def test_a_diverging_search_stops_with_advice():
     x[0] = float("inf")  # any non-finite loss must stop the search
     with pytest.raises(FloatingPointError, match="Lower lr"):
         search.run(x, y, x, y)
+
+
+def test_early_stopping_count_is_in_the_checkpoint_of_its_epoch(tmp_path):
+    from skhypernas.search import Checkpoint
+
+    checkpoint = Checkpoint(tmp_path / "search.pt", "fingerprint")
+    search, x, y = tiny_search(batch_size=6, epochs=2, early_stopping_patience=5)
+    losses = iter([1.0, 1.1])
+    search.arch_step = lambda *args, **kwargs: (next(losses), 0)
+    search.run(x, y, x, y, checkpoint=checkpoint)
+    loop = checkpoint.load()["loop"]
+    assert loop["best_arch_loss"] == 1.0 and loop["epochs_without_improvement"] == 1
