@@ -42,6 +42,11 @@ def export_network(network, image_shape, path, format="torchscript"):
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}; got {format!r}")
+    if format == "onnx":
+        try:
+            import onnx  # noqa: F401  torch's TorchScript-based exporter writes through it
+        except ImportError:
+            raise ImportError('format="onnx" needs the onnx package: pip install "skhypernas[onnx]"') from None
     path = Path(path)
     model = ProbabilityModel(copy.deepcopy(network).cpu().float().eval())
     # Two rows, so that batch norm in eval mode and the batch axis trace generically.

@@ -1,4 +1,5 @@
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def test_onnx_export_reproduces_predict_proba(chosen, digits, tmp_path):
     np.testing.assert_allclose(proba, chosen.predict_proba(X), rtol=1e-4, atol=1e-6)
 
 
-def test_export_checks_its_arguments(fitted, tmp_path):
+def test_export_checks_its_arguments(fitted, tmp_path, monkeypatch):
     from sklearn.exceptions import NotFittedError
 
     from skhypernas import HyperDARTSClassifier
@@ -48,3 +49,6 @@ def test_export_checks_its_arguments(fitted, tmp_path):
         fitted.export(tmp_path / "m", format="tflite")
     with pytest.raises(NotFittedError):
         HyperDARTSClassifier().export(tmp_path / "m")
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if onnx were not installed
+    with pytest.raises(ImportError, match="skhypernas\\[onnx\\]"):
+        fitted.export(tmp_path / "m.onnx", format="onnx")
