@@ -22,5 +22,21 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.6",
     ],
-    extras_require={"test": ["pytest>=7", "pandas>=1.5", "hypothesis>=6", "scipy"]},
+    extras_require={
+        # onnx + onnxruntime: the ONNX export test; dask[distributed]: the test of the
+        # joblib Dask backend that the README shows for spreading a comparison over workers.
+        "test": [
+            "pytest>=7",
+            "pandas>=1.5",
+            "hypothesis>=6",
+            "scipy",
+            "onnx>=1.15",
+            "onnxruntime>=1.17",
+            "dask[distributed]>=2023.1",
+        ],
+        # The Sphinx site: numpydoc API pages, the gallery built from examples/, the
+        # user guide kept in Markdown (myst-parser).
+        "docs": ["sphinx>=7", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2", "pandas>=1.5"],
+        "onnx": ["onnx>=1.15"],
+    },
 )

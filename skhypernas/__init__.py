@@ -2,6 +2,7 @@
 
 from .baselines import ArchitectureClassifier, DARTSClassifier, RandomArchitectureClassifier
 from .estimators import HyperDARTSClassifier
+from .persistence import load
 from .search_space import PRIMITIVES, Genotype, NetworkConfig
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "Genotype",
     "NetworkConfig",
     "PRIMITIVES",
+    "load",
 ]
 __version__ = "0.1.0"

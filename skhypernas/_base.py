@@ -3,6 +3,7 @@ device placement, a seeded torch scope, and prediction through ``network_``."""
 
 import contextlib
 import math
+import threading
 
 import numpy as np
 import torch
@@ -21,6 +22,12 @@ PREDICT_BATCH_VALUES = 2**20
 #: network at 8 channels ran 28x28 images about 3x slower per image in batches of
 #: 1024 than in batches of 64 to 256, whose activations stay in cache.
 PREDICT_BATCH_IMAGES = 256
+
+
+#: torch's random generator and its deterministic-algorithms switch are global to a
+#: process: fits in threads of one process (joblib's threading backend, a Dask
+#: client with processes=False) take turns, or their random streams would mix.
+TORCH_GLOBAL_STATE = threading.RLock()
 
 
 def resolve_device(device):
@@ -92,8 +99,8 @@ def seeded_torch(rng, device, deterministic=False):
     """Run a fit's torch code from a seed drawn from ``rng``, leaving the caller's
     global torch generators and deterministic-algorithms flag as they were."""
     cuda = [device.index or 0] if device.type == "cuda" else []
-    previous = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=cuda):
+    with TORCH_GLOBAL_STATE, torch.random.fork_rng(devices=cuda):
+        previous = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(bool(deterministic) or previous)
         try:
             torch.manual_seed(rng.randint(2**31 - 1))
@@ -109,6 +116,14 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
     ``network_`` (in eval mode); prediction, its batching and its input checks come
     from here.
     """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Besides 2-D rows, (n, H, W) and (n, C, H, W) image arrays are accepted.
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
 
     def _validate_training_data(self, X, y):
         """Check X and y; set ``classes_``, ``n_features_in_``, ``image_shape_`` and ``device_``.
@@ -130,7 +145,9 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
 
     def _image_tensor(self, X):
         """Validated rows as a float32 image batch on ``device_``."""
-        return _to_device(torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *self.image_shape_), self.device_)
+        # torch cannot share read-only memory (memmaps, frozen arrays): copy those only.
+        images = np.require(X, np.float32, ["W"]).reshape(len(X), *self.image_shape_)
+        return _to_device(torch.as_tensor(images), self.device_)
 
     def _to_images(self, X):
         check_is_fitted(self)
@@ -160,7 +177,7 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         size = max(1, min(PREDICT_BATCH_IMAGES, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
         with torch.inference_mode():
             for start in range(0, len(X), size):
-                batch = torch.as_tensor(X[start : start + size], dtype=torch.float32)
+                batch = torch.as_tensor(np.require(X[start : start + size], np.float32, ["W"]))
                 logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
                 out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
         return out
@@ -176,4 +193,5 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first, so an unfitted estimator raises NotFittedError
+        return self.classes_[proba.argmax(axis=1)]

@@ -13,7 +13,12 @@ def flatten_images(X):
     (arrays, lists, DataFrames) passes through untouched so that sklearn's validation
     still sees feature names.
     """
-    if hasattr(X, "columns") or np.ndim(X) <= 2:
+    if hasattr(X, "columns") or hasattr(X, "tocsr"):
+        return X, None
+    # ``ndim`` of the array view, not ``np.ndim``: array-likes may refuse numpy's
+    # function protocol, and sklearn's checks feed exactly such objects.
+    ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+    if ndim <= 2:
         return X, None
     X = np.asarray(X)
     if X.ndim == 3:

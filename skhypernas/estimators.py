@@ -1,6 +1,7 @@
 """scikit-learn estimators. They validate, split and move data, then hand over to the
 search, the path and the derived network; no training loop lives here."""
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -13,8 +14,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
     PREDICT_BATCH_VALUES,
+    TORCH_GLOBAL_STATE,
     NetworkClassifierMixin,
     _batches,
     _to_device,
@@ -24,6 +27,7 @@ from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: publi
 )
 from ._params import Interval, Options, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
+from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
 from .path import enumerate_path
 from .search import BilevelSearch, Checkpoint
@@ -31,7 +35,8 @@ from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
 
 
-class HyperDARTSClassifier(NetworkClassifierMixin):
+@persistence.register
+class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassifierMixin):
     """Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
@@ -97,7 +102,13 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
         rows are one-channel images, anything else is a 1 x d strip.
     max_time : float or None, default=None
-        Wall-clock budget of the search in seconds; it stops after the current step.
+        Wall-clock budget of the search in seconds; it stops after the current step
+        (the path is then enumerated from the state reached, as after a full search).
+    early_stopping_patience : int or None, default=None
+        Stop the search once this many epochs in a row have not lowered the held-out
+        loss: the mean cross-entropy on the architecture half, which the weights
+        never train on (weight-only warm-up epochs do not count). The last epoch's
+        state is kept. None searches all ``max_epochs``.
     checkpoint_dir : path-like or None, default=None
         Where the search writes a checkpoint after every epoch (atomically).
     warm_start : bool, default=False
@@ -110,7 +121,9 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         repeatable without it; GPU kernels otherwise may not be).
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar, a time estimate and a line per epoch.
+        0 prints nothing; 1 shows a tqdm progress bar per epoch, the estimated search
+        time after the first steps and a table with one row per epoch (the figures
+        of ``history_``).
 
     Attributes
     ----------
@@ -137,7 +150,11 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
     path_buffers_ : list of dict
         Per path entry, the batch-norm statistics recalibrated for its architecture.
     history_ : list of dict
-        Per-epoch losses, architecture-half accuracy, temperature, lambda and seconds.
+        One dict per search epoch: ``epoch``, ``train_loss`` (weight half),
+        ``arch_loss`` and ``arch_accuracy`` (architecture half, the held-out loss of
+        early stopping), ``temperature`` (at the epoch's end), ``lambda_min``,
+        ``lambda_median``, ``lambda_max`` (of the lambdas sampled), ``steps``,
+        ``arch_steps`` and ``seconds``. ``pandas.DataFrame(history_)`` shows it.
     device_ : torch.device
     """
 
@@ -162,6 +179,7 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
         "path_samples": Interval("int", 1),
         "max_time": Interval("real", 0, open_low=True, none_ok=True),
+        "early_stopping_patience": Interval("int", 1, none_ok=True),
         "verbose": Interval("int", 0),
         "relaxation": Options("gumbel", "hard"),
         "mixed_precision": Options("auto", True, False),
@@ -197,6 +215,7 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         path_samples=2048,
         image_shape=None,
         max_time=None,
+        early_stopping_patience=None,
         checkpoint_dir=None,
         warm_start=False,
         device="auto",
@@ -231,12 +250,21 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         self.path_samples = path_samples
         self.image_shape = image_shape
         self.max_time = max_time
+        self.early_stopping_patience = early_stopping_patience
         self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
         self.device = device
         self.deterministic = deterministic
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Besides 2-D rows, (n, H, W) and (n, C, H, W) image arrays are accepted.
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
 
     # -- fitting -----------------------------------------------------------------
 
@@ -291,13 +319,14 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
             lambda_range=lambda_range,
+            early_stopping_patience=self.early_stopping_patience,
         )
         checkpoint = None
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
         cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        with torch.random.fork_rng(devices=cuda):
+        with TORCH_GLOBAL_STATE, torch.random.fork_rng(devices=cuda):
+            deterministic = torch.are_deterministic_algorithms_enabled()
             torch.use_deterministic_algorithms(bool(self.deterministic) or deterministic)
             try:
                 torch.manual_seed(rng.randint(2**31 - 1))
@@ -317,7 +346,8 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
 
     def _fingerprint(self, X, y):
         """What a checkpoint must match to be resumed: the search's settings and data."""
-        ignored = {"verbose", "max_time", "checkpoint_dir", "warm_start", "device", "complexity", "path_samples"}
+        ignored = {"verbose", "max_time", "early_stopping_patience", "checkpoint_dir", "warm_start", "device"}
+        ignored |= {"complexity", "path_samples"}
         params = {k: v for k, v in self.get_params().items() if k not in ignored}
         digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
         digest.update(np.ascontiguousarray(y).tobytes())
@@ -426,3 +456,91 @@ class HyperDARTSClassifier(NetworkClassifierMixin):
         self.genotype_ = genotype
         self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
         self.complexity_ = self._interval_middle(index) if isinstance(self.complexity, str) else float(self.complexity)
+
+    def export(self, path, format="torchscript"):
+        """Write the derived network of the chosen complexity as a standalone model.
+
+        The model computes what :meth:`predict_proba` computes: it takes float32
+        images of shape ``(n, C, H, W)`` with ``(C, H, W) = image_shape_`` (flat rows
+        become ``X.reshape(-1, *image_shape_)``, as ``predict`` reshapes them) and
+        returns float32 class probabilities of shape ``(n, n_classes)``, columns in
+        the order of ``classes_``. It runs on the CPU, needs neither skhypernas nor
+        scikit-learn, and accepts any batch size.
+
+        Parameters
+        ----------
+        path : path-like
+        format : {"torchscript", "onnx"}, default="torchscript"
+            ``"torchscript"`` loads with ``torch.jit.load``; ``"onnx"`` (opset of the
+            installed torch, needs the ``onnx`` package) runs in onnxruntime, with
+            input ``"images"`` and output ``"probabilities"``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        check_is_fitted(self)
+        return export_network(self.network_, self.image_shape_, path, format)
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
+
+        The file holds the hyperparameters, the fitted state (weights, complexity
+        path with its genotypes, batch-norm statistics, history) and a format
+        version; :meth:`load` or :func:`skhypernas.load` reads it with
+        ``torch.load(weights_only=True)``, so loading it runs no code.
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Read an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+        device : str or torch.device, optional
+            A torch device or ``"auto"``. Default: the fitted device when this
+            machine has it, else the CPU.
+
+        Returns
+        -------
+        HyperDARTSClassifier
+        """
+        estimator = persistence.load(path, device=device)
+        if not isinstance(estimator, cls):
+            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator
+
+    def _fitted_state(self):
+        names = ["classes_", "n_features_in_", "feature_names_in_", "image_shape_", "device_"]
+        names += ["complexity_path_", "path_buffers_", "history_"]
+        state = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        state["config"] = dataclasses.asdict(self.supernet_.config)
+        state["supernet_"] = dict(self.supernet_.state_dict())
+        state["hypernet_"] = dict(self.hypernet_.state_dict())
+        return state
+
+    def _restore_fitted_state(self, state):
+        config = NetworkConfig(**state.pop("config"))
+        supernet_state, hypernet_state = state.pop("supernet_"), state.pop("hypernet_")
+        vars(self).update(state)
+        # Built on the meta device, then given the file's tensors: no wasted initialisation.
+        with torch.device("meta"):
+            supernet, hypernet = SearchNetwork(config), self._make_hypernet(config.n_edges)
+        supernet.load_state_dict(supernet_state, assign=True)
+        hypernet.load_state_dict(hypernet_state, assign=True)
+        self.supernet_ = _to_device(supernet, self.device_)
+        self.hypernet_ = hypernet.to(self.device_)
+        self.path_buffers_ = [{k: v.to(self.device_) for k, v in b.items()} for b in self.path_buffers_]
+        self._set_architecture()

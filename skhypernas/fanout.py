@@ -92,7 +92,8 @@ def _shared_batch_norm(x, norms):
     if first.training:
         out = F.batch_norm(x, None, None, training=True, eps=first.eps)
         with torch.no_grad():
-            statistics = x.float()  # running statistics stay float32 under autocast
+            # Under autocast x may be bfloat16; running statistics keep their own dtype.
+            statistics = x.to(first.running_mean.dtype)
             mean, var = statistics.mean((0, 2, 3)), statistics.var((0, 2, 3))
             for n in norms:
                 n.running_mean.lerp_(mean, first.momentum)

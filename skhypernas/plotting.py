@@ -37,6 +37,84 @@ def plot_complexity_path(estimator, ax=None):
     return fig
 
 
+def _columns(results):
+    """``results`` as {column: list}: a DataFrame, a dict of columns or a list of row dicts."""
+    if hasattr(results, "to_dict") and hasattr(results, "columns"):
+        return {str(k): list(v) for k, v in results.to_dict(orient="list").items()}
+    if isinstance(results, dict):
+        return {k: list(v) for k, v in results.items()}
+    rows = list(results)
+    if not all(isinstance(r, dict) for r in rows):
+        raise TypeError("results must be a DataFrame, a dict of columns or a list of row dicts")
+    return {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
+
+
+_METHOD_STYLES = {
+    "hyperdarts": dict(color="tab:red", marker="o", label="HyperDARTS (one search)"),
+    "darts": dict(color="tab:blue", marker="s", label="DARTS (one search per lambda)"),
+    "random": dict(color="tab:gray", marker="^", label="random architectures"),
+    "mlp": dict(color="tab:green", marker="x", label="MLPClassifier"),
+}
+
+
+def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None):
+    """Accuracy against parameter count, one marker style per method.
+
+    The comparison of the seed's figure: architectures of several estimators (the
+    complexity path of one search, DARTS, random architectures ...) side by side.
+    The points of a method named ``hyperdarts`` (any case), the architectures of one
+    complexity path, are joined in order of parameter count.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame, dict of columns or list of dicts
+        One row per architecture with ``method`` (str), ``n_parameters`` (or
+        ``parameters``) and ``accuracy`` (or ``test_accuracy``), such as the rows of
+        :func:`skhypernas.experiments.run_experiment`.
+    ax : matplotlib Axes, optional
+    log_x : bool, default=True
+        Parameter counts on a log scale.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    columns = _columns(results)
+    n_key = "n_parameters" if "n_parameters" in columns else "parameters"
+    accuracy_key = "accuracy" if "accuracy" in columns else "test_accuracy"
+    missing = {"method", n_key, accuracy_key} - set(columns)
+    if missing:
+        raise ValueError(f"results lack the column(s) {sorted(missing)}; they need method, n_parameters, accuracy")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    else:
+        fig = ax.figure
+    methods = np.asarray(columns["method"], dtype=object)
+    n_params = np.asarray(columns[n_key], dtype=float)
+    accuracy = np.asarray(columns[accuracy_key], dtype=float)
+    markers = "osD^v<>Px*"
+    for k, method in enumerate(dict.fromkeys(methods)):
+        mine = methods == method
+        order = np.argsort(n_params[mine])
+        x, y = n_params[mine][order], accuracy[mine][order]
+        style = dict(marker=markers[k % len(markers)])
+        style.update(_METHOD_STYLES.get(str(method).lower(), {}))
+        style["label"] = f"{style.get('label', method)} ({mine.sum()})"
+        path = str(method).lower() == "hyperdarts" and len(x) > 1
+        ax.plot(x, y, linestyle="-" if path else "none", linewidth=0.8, **style)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy" if accuracy_key == "test_accuracy" else "accuracy")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(title="method (architectures)", fontsize=8, framealpha=0.6)
+    ax.set_title(title or "Accuracy against parameters")
+    return fig
+
+
 _OP_COLORS = {
     "max_pool_3x3": "tab:gray",
     "avg_pool_3x3": "tab:gray",
@@ -124,51 +202,4 @@ def plot_genotype(genotype, title=None):
     _draw_cell(axes[1], genotype.reduce, "reduction")
     if title:
         fig.suptitle(title)
-    return fig
-
-
-_METHOD_STYLES = {
-    "hyperdarts": dict(color="tab:red", marker="o", label="HyperDARTS (one search)"),
-    "darts": dict(color="tab:blue", marker="s", label="DARTS (one search per lambda)"),
-    "random": dict(color="tab:gray", marker="^", label="random architectures"),
-    "mlp": dict(color="tab:green", marker="x", label="MLPClassifier"),
-}
-
-
-def plot_accuracy_vs_parameters(rows, ax=None, title=None):
-    """Test accuracy against parameter count, one marker style per method.
-
-    Parameters
-    ----------
-    rows : list of dict
-        Each with ``method``, ``n_parameters`` and ``test_accuracy`` (the rows of
-        :func:`skhypernas.experiments.run_experiment`). The proposed method's points
-        are joined in order of lambda.
-    ax : matplotlib Axes, optional
-    title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    else:
-        fig = ax.figure
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for method in methods:
-        mine = [r for r in rows if r["method"] == method]
-        style = dict(_METHOD_STYLES.get(method, dict(marker="o", label=method)))
-        x = [r["n_parameters"] for r in mine]
-        y = [r["test_accuracy"] for r in mine]
-        linestyle = "-" if method == "hyperdarts" else "none"
-        ax.plot(x, y, linestyle=linestyle, linewidth=1, markersize=6, **style)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("test accuracy")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize=8, framealpha=0.6)
-    ax.set_title(title or "Accuracy against parameter count")
     return fig

@@ -49,6 +49,14 @@ class SearchSettings:
     #: (DARTS with a fixed complexity term; 0 turns the term off).
     fixed_lambda: float = None
     mixed_precision: bool = False
+    early_stopping_patience: int = None
+
+
+#: Columns of the per-epoch table that ``run`` logs.
+EPOCH_TABLE_HEADER = (
+    f"{'epoch':7s} {'train loss':>10s} {'arch loss':>9s} {'arch acc':>8s} {'temp':>6s}  "
+    f"{'lam min':>8s} {'lam med':>8s} {'lam max':>8s} {'seconds':>8s}"
+)
 
 
 class ComplexityRegularizer:
@@ -130,7 +138,8 @@ class BilevelSearch:
             weights = torch.softmax(alpha, dim=-1) if gumbel is None else relaxed_one_hot(alpha, gumbel, temperature)
             # Gumbel weights carry a batch axis in front, softmax weights do not.
             logits = self.supernet(x, (weights[..., 0, :, :], weights[..., 1, :, :]))
-        return F.cross_entropy(logits.float(), y), logits
+        # The loss in at least float32, whatever autocast gave the logits.
+        return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), y), logits
 
     def weight_step(self, x, y, lam, temperature):
         """One SGD step on the supernet's weights at fixed ``alpha(lambda)``."""
@@ -241,7 +250,10 @@ class BilevelSearch:
             Start from ``checkpoint`` when it exists.
 
         Stops cleanly after the current step once ``settings.max_time`` seconds have
-        passed. On KeyboardInterrupt the search rolls back to the end of the last
+        passed, and after an epoch once ``settings.early_stopping_patience`` epochs in a
+        row have not lowered the held-out loss (the architecture half's mean
+        cross-entropy, data the weights never train on; warm-up epochs do not count).
+        On KeyboardInterrupt the search rolls back to the end of the last
         completed epoch, warns and returns; interrupted in the first epoch, it re-raises.
         """
         s = self.settings
@@ -259,6 +271,7 @@ class BilevelSearch:
             if log is not None:
                 log(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
         start, warmup_end = time.perf_counter(), 0.0
+        table_started = False
         snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
         try:
             while self.loop["epoch"] < s.epochs:
@@ -320,22 +333,35 @@ class BilevelSearch:
                         arch_accuracy=sums["correct"] / max(1, sums["seen"]),
                         temperature=temperatures[-1],
                         lambda_median=float(np.median(lambdas)),
+                        lambda_min=float(np.min(lambdas)),
+                        lambda_max=float(np.max(lambdas)),
                         steps=sums["steps"],
                         arch_steps=sums["arch_steps"],
                         seconds=time.perf_counter() - epoch_start,
                     )
                 )
+                stop_early = self._no_longer_improving()  # before the snapshot: a resume keeps the count
                 loop["epoch"] = epoch + 1
                 snapshot = copy.deepcopy(self.state_dict())
                 if checkpoint is not None:
                     checkpoint.save(snapshot)
                 if log is not None:
                     h = loop["history"][-1]
+                    if not table_started:
+                        log(EPOCH_TABLE_HEADER)
+                        table_started = True
                     log(
-                        f"epoch {h['epoch']:3d}/{s.epochs}  train loss {h['train_loss']:.4f}  "
-                        f"arch loss {h['arch_loss']:.4f}  arch acc {h['arch_accuracy']:.4f}  "
-                        f"t {h['temperature']:.3f}  {h['seconds']:.1f}s"
+                        f"{h['epoch']:3d}/{s.epochs:<3d} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
+                        f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
+                        f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
                     )
+                if stop_early:
+                    if log is not None:
+                        log(
+                            f"held-out loss not improved for {s.early_stopping_patience} epochs: "
+                            f"search stopped after epoch {epoch + 1}"
+                        )
+                    break
                 if s.max_time is not None and time.perf_counter() - start > s.max_time:
                     if log is not None:
                         log(f"max_time={s.max_time}s reached after epoch {epoch + 1}: search stopped")
@@ -350,6 +376,18 @@ class BilevelSearch:
                 stacklevel=3,
             )
         return self.loop["history"]
+
+    def _no_longer_improving(self):
+        """Early stopping: count epochs whose held-out loss missed the best so far."""
+        patience, loop = self.settings.early_stopping_patience, self.loop
+        h = loop["history"][-1]
+        if patience is None or h["arch_steps"] == 0:
+            return False
+        if h["arch_loss"] < loop.get("best_arch_loss", math.inf):
+            loop["best_arch_loss"], loop["epochs_without_improvement"] = h["arch_loss"], 0
+        else:
+            loop["epochs_without_improvement"] = loop.get("epochs_without_improvement", 0) + 1
+        return loop["epochs_without_improvement"] >= patience
 
     def state_dict(self):
         """Everything the search needs to continue exactly: weights, optimisers, generators, position."""

@@ -176,20 +176,60 @@ def test_pipeline_and_clone(digits):
     )
     assert pipe.fit(X, y).predict(X).shape == (len(X),)
     fitted = pipe[-1]
+    fitted.set_complexity(float(fitted.complexity_path_["lambda_max"][-1]))
     copy = clone(fitted)
-    assert copy.get_params() == fitted.get_params()
-    assert not hasattr(copy, "complexity_path_")
+    assert copy.get_params() == fitted.get_params()  # the chosen complexity included
+    assert not [k for k in vars(copy) if k.endswith("_")]
 
 
-def test_verbose_reports_progress_and_silence_by_default(digits, capsys):
+def test_grid_search_over_complexity_in_two_processes(digits):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = small(*digits, n=120)
+    grid = {"complexity": [1e-9, 1e-7], "lambda_range": [(1e-10, 1e-6)]}
+    search = GridSearchCV(HyperDARTSClassifier(random_state=0, **TINY), grid, cv=2, n_jobs=2).fit(X, y)
+    assert search.best_params_["complexity"] in (1e-9, 1e-7)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.complexity_ == search.best_params_["complexity"]
+    # Workers are separate processes: the same seed gives the same fit as here.
+    here = HyperDARTSClassifier(random_state=0, **TINY).set_params(**search.best_params_).fit(X, y)
+    np.testing.assert_array_equal(search.predict_proba(X), here.predict_proba(X))
+
+
+def test_cross_validate_scores_every_fold(digits):
+    from sklearn.model_selection import cross_validate
+
+    X, y = small(*digits, n=150)
+    result = cross_validate(HyperDARTSClassifier(random_state=0, **TINY), X, y, cv=3, return_estimator=True)
+    assert result["test_score"].shape == (3,) and np.all((0 <= result["test_score"]) & (result["test_score"] <= 1))
+    assert len({id(e) for e in result["estimator"]}) == 3
+    assert all(hasattr(e, "complexity_path_") for e in result["estimator"])
+
+
+def test_verbose_reports_progress_and_silence_by_default(digits, capfd):
+    from skhypernas.search import EPOCH_TABLE_HEADER
+
     X, y = small(*digits)
     HyperDARTSClassifier(random_state=0, **TINY).fit(X, y)
-    out = capsys.readouterr()
-    assert out.out == "" and out.err == ""
-    HyperDARTSClassifier(random_state=0, verbose=1, **TINY).fit(X, y)
-    out = capsys.readouterr()
-    assert "estimated search time" in out.out + out.err
-    assert "epoch   1/1" in out.out + out.err
+    out = capfd.readouterr()
+    assert out.out == "" and out.err == ""  # at the file-descriptor level: nothing at all
+    clf = HyperDARTSClassifier(random_state=0, verbose=1, **{**TINY, "max_epochs": 2}).fit(X, y)
+    out = capfd.readouterr()
+    assert "estimated search time" in out.out
+    assert "epoch 1/2" in out.err and "epoch 2/2" in out.err and "step/s" in out.err  # tqdm bars
+    lines = out.out.splitlines()
+    assert EPOCH_TABLE_HEADER in lines
+    rows = [line for line in lines if line.split()[0].endswith("/2")]
+    assert len(rows) == 2
+    for h, row in zip(clf.history_, rows):
+        cells = row.split()
+        assert cells[0] == f"{h['epoch']}/2"
+        assert [float(c) for c in cells[1:]] == pytest.approx(
+            [h[k] for k in ("train_loss", "arch_loss", "arch_accuracy", "temperature")]
+            + [h[k] for k in ("lambda_min", "lambda_median", "lambda_max", "seconds")],
+            rel=0.01,
+            abs=0.06,
+        )
 
 
 def test_second_order_search_fits(digits):
@@ -202,7 +242,27 @@ def test_history_records_each_epoch(digits):
     X, y = small(*digits)
     clf = HyperDARTSClassifier(random_state=0, **{**TINY, "max_epochs": 2}).fit(X, y)
     assert [h["epoch"] for h in clf.history_] == [1, 2]
-    assert {"train_loss", "arch_loss", "arch_accuracy", "temperature", "seconds"} <= set(clf.history_[0])
+    keys = {"train_loss", "arch_loss", "arch_accuracy", "temperature", "seconds"}
+    assert keys | {"lambda_min", "lambda_median", "lambda_max"} <= set(clf.history_[0])
+
+
+def test_max_time_stops_after_the_current_step_and_leaves_a_usable_model(digits):
+    X, y = small(*digits)
+    clf = HyperDARTSClassifier(random_state=0, max_time=1e-9, **{**TINY, "max_epochs": 5}).fit(X, y)
+    assert len(clf.history_) == 1 and clf.history_[0]["steps"] == 1  # of 3 steps per epoch
+    assert len(clf.complexity_path_["genotype"]) >= 1
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_early_stopping_patience_ends_the_search_early(digits):
+    X, y = small(*digits)
+    # A zero learning rate leaves the held-out loss flat: patience 1 stops at epoch 2.
+    params = {**TINY, "max_epochs": 6, "lr": 1e-12, "lr_min": 0.0, "arch_lr": 1e-12}
+    clf = HyperDARTSClassifier(random_state=0, early_stopping_patience=1, **params).fit(X, y)
+    assert 2 <= len(clf.history_) < 6
+    assert clf.predict(X).shape == (len(X),)
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        HyperDARTSClassifier(early_stopping_patience=0, **TINY).fit(X, y)
 
 
 @pytest.mark.parametrize(

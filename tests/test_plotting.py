@@ -1,4 +1,5 @@
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -36,3 +37,33 @@ def test_genotype_drawing_shows_one_arrow_per_kept_edge(tmp_path):
         ["sep_conv_3x3", "skip_connect", "max_pool_3x3", "dil_conv_5x5", "avg_pool_3x3", "sep_conv_5x5", "dil_conv_3x3"]
     )
     assert "0 kept edges" in reduce.get_title() and "7 kept edges" in normal.get_title()
+
+
+def test_accuracy_vs_parameters_takes_frames_dicts_and_rows(fitted, tmp_path):
+    import pandas as pd
+
+    from skhypernas.plotting import plot_accuracy_vs_parameters
+
+    path = fitted.complexity_path_
+    rows = [
+        {"method": "HyperDARTS", "n_parameters": n, "accuracy": a}
+        for n, a in zip(path["n_parameters"], path["accuracy"])
+    ]
+    rows += [{"method": "DARTS", "n_parameters": 900, "accuracy": 0.4}]
+    rows += [{"method": "random", "n_parameters": 500 + 100 * i, "accuracy": 0.1 * i} for i in range(3)]
+    for results in (pd.DataFrame(rows), pd.DataFrame(rows).to_dict(orient="list"), rows):
+        fig = plot_accuracy_vs_parameters(results)
+        fig.savefig(tmp_path / "comparison.png")
+        assert (tmp_path / "comparison.png").stat().st_size > 1000
+        (ax,) = fig.axes
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            f"HyperDARTS (one search) ({len(path['n_parameters'])})",
+            "DARTS (one search per lambda) (1)",
+            "random architectures (3)",
+        ]
+        random_line = ax.get_lines()[2]
+        assert list(random_line.get_xdata()) == [500, 600, 700]
+    renamed = pd.DataFrame(rows).rename(columns={"n_parameters": "parameters"})
+    assert plot_accuracy_vs_parameters(renamed, log_x=False).axes[0].get_xscale() == "linear"
+    with pytest.raises(ValueError, match="accuracy"):
+        plot_accuracy_vs_parameters({"method": ["a"], "n_parameters": [1]})

@@ -122,8 +122,35 @@ def test_search_run_reports_history_and_respects_max_time():
     history = search.run(x, y, x, y)
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["temperature"] == pytest.approx(0.2)
+    assert {"lambda_min", "lambda_median", "lambda_max"} <= set(history[0])
+    assert all(1e-10 <= h["lambda_min"] <= h["lambda_median"] <= h["lambda_max"] <= 1e-6 for h in history)
     search, x, y = tiny_search(epochs=50, batch_size=3, max_time=0.0)
-    assert len(search.run(x, y, x, y)) == 1
+    history = search.run(x, y, x, y)
+    # Stopped after the very first step, and that step's epoch is recorded whole.
+    assert len(history) == 1 and history[0]["steps"] == 1
+    assert search.loop["done"] == 1 and search.scheduler.last_epoch == 1
+
+
+def _search_with_arch_losses(losses, **settings):
+    search, x, y = tiny_search(batch_size=6, **settings)  # one step per epoch
+    sequence = iter(losses)
+    search.arch_step = lambda *args, **kwargs: (next(sequence), 0)
+    return search.run(x, y, x, y)
+
+
+def test_early_stopping_waits_patience_epochs_without_a_lower_held_out_loss():
+    # A loss equal to the best is no improvement; a new best resets the count.
+    history = _search_with_arch_losses([1.0, 1.1, 0.9, 0.95, 0.9, 0.5, 0.4], epochs=7, early_stopping_patience=2)
+    assert [h["arch_loss"] for h in history] == [1.0, 1.1, 0.9, 0.95, 0.9]
+    # Losses that keep falling run every epoch; None never stops early.
+    assert len(_search_with_arch_losses([5, 4, 3, 2], epochs=4, early_stopping_patience=1)) == 4
+    assert len(_search_with_arch_losses([1, 1, 1, 1], epochs=4)) == 4
+
+
+def test_early_stopping_ignores_warm_up_epochs():
+    # Three weight-only epochs (no held-out loss yet), then the architecture steps begin.
+    history = _search_with_arch_losses([2.0, 2.0, 2.0], epochs=6, warmup_fraction=0.5, early_stopping_patience=2)
+    assert [h["arch_steps"] for h in history] == [0, 0, 0, 1, 1, 1]
 
 
 def test_a_diverging_search_stops_with_advice():
@@ -170,6 +197,8 @@ def test_mixed_precision_runs_the_supernet_in_bfloat16_but_not_second_order_step
     assert np.isfinite(search.arch_step(x, y, 1e-8, 0.5)[0])
     search, x, y = tiny_search(mixed_precision=True, second_order=True)
     assert search._loss(x, y, alpha, search.gumbel(len(x)), 0.5)[1].dtype == torch.float32
+
+
 def test_softmax_relaxation_mixes_by_softmax_alpha_and_draws_no_noise():
     search, x, y = tiny_search(relaxation="softmax")
     assert search.gumbel(len(x)) is None
@@ -191,3 +220,15 @@ def test_fixed_lambda_is_used_at_every_step():
     assert {search.sample_lambda() for _ in range(5)} == {0.0}
     history = search.run(x, y, x, y)
     assert [h["lambda_median"] for h in history] == [0.0, 0.0]
+
+
+def test_early_stopping_count_is_in_the_checkpoint_of_its_epoch(tmp_path):
+    from skhypernas.search import Checkpoint
+
+    checkpoint = Checkpoint(tmp_path / "search.pt", "fingerprint")
+    search, x, y = tiny_search(batch_size=6, epochs=2, early_stopping_patience=5)
+    losses = iter([1.0, 1.1])
+    search.arch_step = lambda *args, **kwargs: (next(losses), 0)
+    search.run(x, y, x, y, checkpoint=checkpoint)
+    loop = checkpoint.load()["loop"]
+    assert loop["best_arch_loss"] == 1.0 and loop["epochs_without_improvement"] == 1

@@ -1,0 +1,249 @@
+"""Fitted estimators on disk: a pickle-free file format, and pickles that load without CUDA.
+
+The file format is one ``torch.save`` archive read back with
+``torch.load(weights_only=True)``, so loading it runs no code. It holds
+
+- ``format`` (``"skhypernas"``) and ``version`` (:data:`FORMAT_VERSION`);
+- ``estimator``: the class name, looked up among the classes passed to :func:`register`;
+- ``params``: ``get_params(deep=False)`` as JSON;
+- ``state``: the fitted attributes as JSON, with every tensor and numeric array replaced
+  by a reference into ``tensors``, and genotypes as their own JSON;
+- ``tensors``: a flat ``{key: tensor}`` dict, all on the CPU.
+
+An estimator joins by defining ``_fitted_state()`` (a dict of plain values, arrays,
+tensors and genotypes; torch modules as their ``state_dict``) and
+``_restore_fitted_state(state)`` (rebuilds its modules on ``self.device_``), and by
+decorating its class with :func:`register`.
+"""
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .search_space import Genotype
+
+FORMAT = "skhypernas"
+#: Version of the file layout; a file of a newer version is refused, not misread.
+FORMAT_VERSION = 1
+
+_REGISTRY = {}
+
+
+def register(cls):
+    """Class decorator: let :func:`load` rebuild estimators of ``cls`` by name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def available_device(device):
+    """``device`` if this machine has it, else the CPU (a GPU fit read on a laptop)."""
+    device = torch.device(device)
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        return torch.device("cpu")
+    if device.type not in ("cpu", "cuda"):
+        return torch.device("cpu")
+    return device
+
+
+# -- JSON with tensors on the side ------------------------------------------------
+
+
+def _encode(value, tensors):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, Genotype):
+        return {"__genotype__": value.to_json()}
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
+    if isinstance(value, torch.Tensor):
+        key = str(len(tensors))
+        tensors[key] = value.detach().cpu().clone()
+        return {"__tensor__": key}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return {"__array__": _encode(torch.from_numpy(np.ascontiguousarray(value)), tensors)}
+        # Labels (strings, objects) and genotypes: element by element.
+        return {"__list_array__": [_encode(v, tensors) for v in value.tolist()], "dtype": value.dtype.str}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, tensors) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"cannot save a dict with non-string keys: {list(value)[:3]}")
+        return {"__dict__": {k: _encode(v, tensors) for k, v in value.items()}}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot save a value of type {type(value).__name__} in a skhypernas file: {value!r}")
+
+
+def _decode(value, tensors):
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__genotype__" in value:
+        return Genotype.from_json(value["__genotype__"])
+    if "__device__" in value:
+        return torch.device(value["__device__"])
+    if "__tensor__" in value:
+        return tensors[value["__tensor__"]]
+    if "__array__" in value:
+        return _decode(value["__array__"], tensors).numpy()
+    if "__list_array__" in value:
+        items = [_decode(v, tensors) for v in value["__list_array__"]]
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind == "O":
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out
+        return np.array(items, dtype=dtype)
+    if "__tuple__" in value:
+        return tuple(_decode(v, tensors) for v in value["__tuple__"])
+    if "__dict__" in value:
+        return {k: _decode(v, tensors) for k, v in value["__dict__"].items()}
+    raise ValueError(f"unknown entry in a skhypernas file: {sorted(value)}")
+
+
+def _saveable_params(estimator):
+    params = estimator.get_params(deep=False)
+    if isinstance(params.get("random_state"), np.random.RandomState):
+        # A generator's state is not a hyperparameter anyone reads back; the fitted
+        # model does not depend on it.
+        params["random_state"] = None
+    return params
+
+
+# -- the file format --------------------------------------------------------------
+
+
+def save(estimator, path):
+    """Write a fitted estimator to ``path`` without pickle.
+
+    Parameters
+    ----------
+    estimator : fitted skhypernas estimator
+    path : path-like
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    check_is_fitted(estimator)
+    if type(estimator).__name__ not in _REGISTRY:
+        raise TypeError(f"{type(estimator).__name__} is not a registered skhypernas estimator")
+    tensors = {}
+    payload = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": json.dumps(_encode(_saveable_params(estimator), tensors)),
+        "state": json.dumps(_encode(estimator._fitted_state(), tensors)),
+    }
+    payload["tensors"] = tensors
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # never leave a half-written model under the real name
+    return path
+
+
+def load(path, *, device=None):
+    """Read an estimator written by :func:`save`; loading runs no code.
+
+    Parameters
+    ----------
+    path : path-like
+    device : str or torch.device, optional
+        Where the model runs: a torch device, or ``"auto"`` (CUDA when available).
+        Default: the device it was fitted on when this machine has it, else the CPU.
+
+    Returns
+    -------
+    estimator
+        Fitted, predicting exactly as the saved one did.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a skhypernas model file, or one of a newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no skhypernas model file at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's restricted unpickler raises many kinds on foreign files
+        raise ValueError(f"{path} is not a skhypernas model file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a skhypernas model file (no 'format': '{FORMAT}' entry)")
+    version = payload.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path} has an invalid skhypernas format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in skhypernas format version {version}; this skhypernas reads "
+            f"versions up to {FORMAT_VERSION}: upgrade skhypernas to load it"
+        )
+    name = payload.get("estimator")
+    if name not in _REGISTRY:
+        raise ValueError(f"{path} holds a {name!r}, which this skhypernas does not know")
+    tensors = payload["tensors"]
+    estimator = _REGISTRY[name](**_decode(json.loads(payload["params"]), tensors))
+    state = _decode(json.loads(payload["state"]), tensors)
+    saved_device = state.pop("device_", "cpu")
+    if device is None:
+        estimator.device_ = available_device(saved_device)
+    elif device == "auto":
+        estimator.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        estimator.device_ = torch.device(device)  # asked for explicitly: no silent fallback
+    estimator._restore_fitted_state(state)
+    return estimator
+
+
+# -- pickle -----------------------------------------------------------------------
+
+
+class DevicePortablePickleMixin:
+    """Pickles whose torch state loads on any machine.
+
+    ``__getstate__`` puts every fitted attribute into one ``torch.save`` blob;
+    ``__setstate__`` reads it back with ``map_location`` set to the fitted device when
+    this machine has it and the CPU otherwise, so a model fitted on a GPU predicts on a
+    CPU-only machine. Unfitted estimators pickle as usual.
+    """
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        fitted = {k: v for k, v in state.items() if k.endswith("_") and not k.startswith("__")}
+        if not fitted:
+            return state
+        state = {k: v for k, v in state.items() if k not in fitted}
+        buffer = io.BytesIO()
+        torch.save(fitted, buffer)
+        state["_fitted_blob"] = buffer.getvalue()
+        state["_fitted_device"] = str(fitted.get("device_", "cpu"))
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        blob = state.pop("_fitted_blob", None)
+        saved_device = state.pop("_fitted_device", "cpu")
+        super().__setstate__(state)
+        if blob is None:
+            return
+        device = available_device(saved_device)
+        # The blob is part of a pickle the user chose to trust; it holds modules.
+        fitted = torch.load(io.BytesIO(blob), map_location=device, weights_only=False)
+        if "device_" in fitted:
+            fitted["device_"] = device
+        self.__dict__.update(fitted)

@@ -1,0 +1,134 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+import skhypernas
+from skhypernas import HyperDARTSClassifier, persistence
+
+
+@pytest.fixture()
+def X(digits):
+    return digits[0][:80]
+
+
+def test_pickle_and_joblib_round_trips_predict_identically(fitted, X, tmp_path):
+    expected = fitted.predict_proba(X)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X), expected)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded.get_params() == fitted.get_params() and loaded.genotype_ == fitted.genotype_
+    # Still a whole estimator: another lambda needs no refit.
+    lam = float(loaded.complexity_path_["lambda_max"][-1])
+    other = pickle.loads(pickle.dumps(fitted)).set_complexity(lam)
+    np.testing.assert_array_equal(loaded.set_complexity(lam).predict_proba(X), other.predict_proba(X))
+
+
+def _pickle_as_if_fitted_on_cuda(estimator, monkeypatch):
+    """Pickle ``estimator`` with every tensor storage tagged as living on cuda:0.
+
+    torch records each storage's device in the pickle and restores it there when
+    unpickling; tagging the storages is what a GPU fit's pickle looks like.
+    """
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        fake = pickle.loads(pickle.dumps(estimator))
+        fake.device_ = torch.device("cuda:0")
+        return pickle.dumps(fake)
+
+
+def test_a_gpu_fitted_pickle_predicts_on_a_cpu_only_machine(fitted, X, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    # The fake is faithful: a bare tensor pickled this way refuses to load here.
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        tensor_pickle = pickle.dumps(torch.ones(2))
+    with pytest.raises(RuntimeError, match="CUDA"):
+        pickle.loads(tensor_pickle)
+
+    loaded = pickle.loads(_pickle_as_if_fitted_on_cuda(fitted, monkeypatch))
+    assert loaded.device_ == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in loaded.network_.parameters())
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_unfitted_estimators_pickle_as_plain_parameters():
+    clf = HyperDARTSClassifier(channels=3)
+    assert pickle.loads(pickle.dumps(clf)).get_params() == clf.get_params()
+    assert "_fitted_blob" not in clf.__getstate__()
+
+
+def test_save_and_load_without_pickle(fitted, X, tmp_path):
+    path = fitted.save(tmp_path / "model.pt")
+    for loaded in (HyperDARTSClassifier.load(path), skhypernas.load(path)):
+        np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+        assert loaded.get_params() == fitted.get_params()
+        assert loaded.genotype_ == fitted.genotype_ and loaded.n_parameters_ == fitted.n_parameters_
+        for key, values in fitted.complexity_path_.items():
+            assert list(loaded.complexity_path_[key]) == list(values)
+        assert loaded.history_ == fitted.history_
+        np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    # Only tensors and primitive containers: loadable under weights_only=True.
+    payload = torch.load(path, weights_only=True)
+    assert payload["format"] == "skhypernas" and payload["version"] == persistence.FORMAT_VERSION
+
+
+def test_save_keeps_string_labels_feature_names_and_the_chosen_complexity(digits, tmp_path):
+    pd = pytest.importorskip("pandas")
+    from conftest import TINY
+
+    X, y = digits[0][:120], digits[1][:120]
+    frame = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    clf = HyperDARTSClassifier(random_state=0, lambda_range=(1e-9, 1e-7), **TINY).fit(frame, names[y])
+    clf.set_complexity(1e-7)
+    loaded = skhypernas.load(clf.save(tmp_path / "m.pt"))
+    assert loaded.complexity == 1e-7 and loaded.lambda_range == (1e-9, 1e-7)
+    np.testing.assert_array_equal(loaded.feature_names_in_, clf.feature_names_in_)
+    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+    assert loaded.classes_.dtype == clf.classes_.dtype
+
+
+def test_load_maps_a_gpu_file_to_the_cpu_and_honours_an_explicit_device(fitted, X, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["state"] = payload["state"].replace('"__device__": "cpu"', '"__device__": "cuda:0"')
+    torch.save(payload, tmp_path / "gpu.pt")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = skhypernas.load(tmp_path / "gpu.pt")
+    assert loaded.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert skhypernas.load(path, device="cpu").device_ == torch.device("cpu")
+    assert skhypernas.load(tmp_path / "gpu.pt", device="auto").device_ == torch.device("cpu")
+
+
+def test_load_refuses_newer_versions_foreign_files_and_pickles(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    torch.save(dict(payload, version=persistence.FORMAT_VERSION + 1), tmp_path / "newer.pt")
+    with pytest.raises(ValueError, match="upgrade skhypernas"):
+        skhypernas.load(tmp_path / "newer.pt")
+    torch.save({"weights": torch.ones(3)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a skhypernas model file"):
+        skhypernas.load(tmp_path / "other.pt")
+    (tmp_path / "text.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not a skhypernas model file"):
+        skhypernas.load(tmp_path / "text.txt")
+    # A pickle of the estimator is refused too: the safe loader never unpickles objects.
+    torch.save(fitted, tmp_path / "pickled.pt")
+    with pytest.raises(ValueError, match="not a skhypernas model file"):
+        skhypernas.load(tmp_path / "pickled.pt")
+    with pytest.raises(FileNotFoundError):
+        skhypernas.load(tmp_path / "missing.pt")
+
+
+def test_save_needs_a_fitted_estimator(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        HyperDARTSClassifier().save(tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
