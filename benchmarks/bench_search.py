@@ -138,16 +138,22 @@ def measure(variant, args):
     return result
 
 
-def compare(reference, fast):
+def compare(results):
+    """Each figure of each variant beside the reference's, with their ratio."""
     out = {}
-    for key, ref in reference.items():
-        if isinstance(ref, dict):
-            faster = (
-                fast[key]["median"] / ref["median"] if key.endswith("img_s") else ref["median"] / fast[key]["median"]
-            )
-            out[key] = dict(reference=ref, skhypernas=fast[key], ratio=faster)
-        else:
-            out[key] = dict(reference=ref, skhypernas=fast[key], ratio=fast[key] / ref)
+    for key, ref in results["reference"].items():
+        row = dict(reference=ref)
+        for variant, figures in results.items():
+            if variant == "reference" or key not in figures:
+                continue
+            fast = figures[key]
+            row[variant] = fast
+            if isinstance(ref, dict):
+                ratio = fast["median"] / ref["median"] if key.endswith("img_s") else ref["median"] / fast["median"]
+            else:
+                ratio = fast / ref
+            row[f"{variant}_ratio"] = ratio
+        out[key] = row
     return out
 
 

@@ -12,6 +12,7 @@ None of them holds a training loop: they hand over to :mod:`skhypernas.training`
 :mod:`skhypernas.search`.
 """
 
+import dataclasses
 import json
 
 import torch
@@ -27,12 +28,13 @@ from ._base import (
     seeded_torch,
     split_halves,
 )
+from . import persistence
 from ._params import Interval, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
 from .path import genotype_at
 from .search import BilevelSearch
-from .search_space import PRIMITIVES, Genotype
+from .search_space import PRIMITIVES, Genotype, NetworkConfig
 from .supernet import SearchNetwork
 from .training import TrainSettings, train_network
 
@@ -90,7 +92,58 @@ _TRAINING_CONSTRAINTS = {
 }
 
 
-class _TrainedArchitecture(NetworkClassifierMixin):
+class _SavedNetworkMixin(persistence.DevicePortablePickleMixin):
+    """save/load and device-portable pickles for classifiers whose fitted model is the
+    derived network of ``genotype_``: its weights are stored, the module is rebuilt."""
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Read an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+        device : str or torch.device, optional
+            Default: the fitted device when this machine has it, else the CPU.
+
+        Returns
+        -------
+        estimator
+        """
+        estimator = persistence.load(path, device=device)
+        if not isinstance(estimator, cls):
+            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator
+
+    def _fitted_state(self):
+        state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k != "network_"}
+        state["config"] = dataclasses.asdict(self.network_.config)
+        state["network_"] = dict(self.network_.state_dict())
+        return state
+
+    def _restore_fitted_state(self, state):
+        config, weights = NetworkConfig(**state.pop("config")), state.pop("network_")
+        vars(self).update(state)
+        with torch.device("meta"):
+            net = DerivedNetwork(self.genotype_, config)
+        net.load_state_dict(weights, assign=True)
+        self.network_ = _to_device(net, self.device_).eval()
+
+
+class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
     """Fit = choose a genotype (``_choose_genotype``), then train its network from scratch."""
 
     _constraints = _TRAINING_CONSTRAINTS
@@ -179,6 +232,7 @@ _FITTED_DOC = """classes_ : ndarray of shape (n_classes,)
     device_ : torch.device"""
 
 
+@persistence.register
 class ArchitectureClassifier(_TrainedArchitecture):
     __doc__ = f"""Train a given architecture from scratch: the authors' retraining step.
 
@@ -247,6 +301,7 @@ class ArchitectureClassifier(_TrainedArchitecture):
         return as_genotype(self.genotype)
 
 
+@persistence.register
 class RandomArchitectureClassifier(_TrainedArchitecture):
     __doc__ = f"""Train an architecture drawn at random: the random-search baseline.
 
@@ -325,7 +380,8 @@ class RandomArchitectureClassifier(_TrainedArchitecture):
         return Genotype.random(self.n_nodes, rng, self.p_parameter_free)
 
 
-class DARTSClassifier(NetworkClassifierMixin):
+@persistence.register
+class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     """Plain DARTS: one search with a free alpha and the softmax relaxation.
 
     The search is :class:`~skhypernas.search.BilevelSearch`, the one

@@ -6,7 +6,16 @@ import pytest
 import torch
 
 import skhypernas
-from skhypernas import HyperDARTSClassifier, persistence
+from skhypernas import (
+    ArchitectureClassifier,
+    DARTSClassifier,
+    Genotype,
+    HyperDARTSClassifier,
+    RandomArchitectureClassifier,
+    persistence,
+)
+
+BASELINE = dict(channels=2, batch_size=32, max_epochs=1, device="cpu", random_state=0)
 
 
 @pytest.fixture()
@@ -132,3 +141,26 @@ def test_save_needs_a_fitted_estimator(tmp_path):
     with pytest.raises(NotFittedError):
         HyperDARTSClassifier().save(tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ArchitectureClassifier(Genotype.from_choices([4, 3, 6, 1, 5], [2, 4, 3, 7, 1]), **BASELINE),
+        lambda: RandomArchitectureClassifier(n_nodes=2, **BASELINE),
+        lambda: DARTSClassifier(n_nodes=2, recalibration_samples=64, **BASELINE),
+    ],
+    ids=["ArchitectureClassifier", "RandomArchitectureClassifier", "DARTSClassifier"],
+)
+def test_baselines_save_load_and_pickle_round_trip(digits, make, tmp_path):
+    X, y = digits
+    clf = make().fit(X[:200], y[:200])
+    expected = clf.predict_proba(X[200:260])
+    clf.save(tmp_path / "model.skh")
+    for restored in (
+        type(clf).load(tmp_path / "model.skh"),
+        skhypernas.load(tmp_path / "model.skh"),
+        pickle.loads(pickle.dumps(clf)),
+    ):
+        assert type(restored) is type(clf) and restored.genotype_ == clf.genotype_
+        np.testing.assert_array_equal(restored.predict_proba(X[200:260]), expected)
