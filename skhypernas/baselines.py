@@ -19,6 +19,7 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
+from . import persistence
 from ._base import (
     NetworkClassifierMixin,
     _batches,
@@ -28,7 +29,6 @@ from ._base import (
     seeded_torch,
     split_halves,
 )
-from . import persistence
 from ._params import Interval, check_params
 from .derived import DerivedNetwork, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
