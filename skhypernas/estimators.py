@@ -17,12 +17,12 @@ from tqdm.auto import tqdm
 from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
     PREDICT_BATCH_VALUES,
-    TORCH_GLOBAL_STATE,
     NetworkClassifierMixin,
     _batches,
     _to_device,
     resolve_device,
     search_settings,
+    seeded_torch,
     split_halves,
 )
 from ._params import Interval, Options, check_params
@@ -258,14 +258,6 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassif
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Besides 2-D rows, (n, H, W) and (n, C, H, W) image arrays are accepted.
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        return tags
-
     # -- fitting -----------------------------------------------------------------
 
     def _make_hypernet(self, n_edges):
@@ -324,23 +316,16 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassif
         checkpoint = None
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
-        cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        with TORCH_GLOBAL_STATE, torch.random.fork_rng(devices=cuda):
-            deterministic = torch.are_deterministic_algorithms_enabled()
-            torch.use_deterministic_algorithms(bool(self.deterministic) or deterministic)
-            try:
-                torch.manual_seed(rng.randint(2**31 - 1))
-                self.supernet_ = _to_device(SearchNetwork(config), self.device_)
-                self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
-                search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
-                self.history_ = search.run(
-                    x_train, y_train, x_val, y_val, checkpoint=checkpoint, resume=self.warm_start, **self._reporters()
-                )
-                calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.path_samples])]
-                scoring = val_idx[: self.path_samples]
-                self._score_path(calibration, x_all[scoring], y_all[scoring])
-            finally:
-                torch.use_deterministic_algorithms(deterministic)
+        with seeded_torch(rng, self.device_, self.deterministic):
+            self.supernet_ = _to_device(SearchNetwork(config), self.device_)
+            self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
+            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
+            self.history_ = search.run(
+                x_train, y_train, x_val, y_val, checkpoint=checkpoint, resume=self.warm_start, **self._reporters()
+            )
+            calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.path_samples])]
+            scoring = val_idx[: self.path_samples]
+            self._score_path(calibration, x_all[scoring], y_all[scoring])
         self._set_architecture()
         return self
 
