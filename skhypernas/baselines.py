@@ -92,41 +92,9 @@ _TRAINING_CONSTRAINTS = {
 }
 
 
-class _SavedNetworkMixin(persistence.DevicePortablePickleMixin):
-    """save/load and device-portable pickles for classifiers whose fitted model is the
-    derived network of ``genotype_``: its weights are stored, the module is rebuilt."""
-
-    def save(self, path):
-        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
-
-        Parameters
-        ----------
-        path : path-like
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        return persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Read an estimator written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : path-like
-        device : str or torch.device, optional
-            Default: the fitted device when this machine has it, else the CPU.
-
-        Returns
-        -------
-        estimator
-        """
-        estimator = persistence.load(path, device=device)
-        if not isinstance(estimator, cls):
-            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
-        return estimator
+class _SavedNetworkMixin(persistence.PersistenceMixin):
+    """Fitted state of classifiers whose model is the derived network of ``genotype_``:
+    its weights are stored, the module is rebuilt."""
 
     def _fitted_state(self):
         state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k != "network_"}

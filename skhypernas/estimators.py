@@ -20,6 +20,7 @@ from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: publi
     NetworkClassifierMixin,
     _batches,
     _to_device,
+    network_config,
     resolve_device,
     search_settings,
     seeded_torch,
@@ -36,7 +37,7 @@ from .supernet import SearchNetwork
 
 
 @persistence.register
-class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassifierMixin):
+class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin):
     """Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
@@ -296,14 +297,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassif
         x_train, y_train = x_all[train_idx], y_all[train_idx]
         x_val, y_val = x_all[val_idx], y_all[val_idx]
 
-        config = NetworkConfig(
-            in_channels=self.image_shape_[0],
-            n_classes=len(self.classes_),
-            channels=self.channels,
-            n_cells=self.n_cells,
-            n_nodes=self.n_nodes,
-            stem_multiplier=self.stem_multiplier,
-        )
+        config = network_config(self)
         settings = search_settings(
             self,
             relaxation=self.relaxation,
@@ -467,45 +461,7 @@ class HyperDARTSClassifier(persistence.DevicePortablePickleMixin, NetworkClassif
         check_is_fitted(self)
         return export_network(self.network_, self.image_shape_, path, format)
 
-    # -- persistence ----------------------------------------------------------------
-
-    def save(self, path):
-        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
-
-        The file holds the hyperparameters, the fitted state (weights, complexity
-        path with its genotypes, batch-norm statistics, history) and a format
-        version; :meth:`load` or :func:`skhypernas.load` reads it with
-        ``torch.load(weights_only=True)``, so loading it runs no code.
-
-        Parameters
-        ----------
-        path : path-like
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        return persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Read an estimator written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : path-like
-        device : str or torch.device, optional
-            A torch device or ``"auto"``. Default: the fitted device when this
-            machine has it, else the CPU.
-
-        Returns
-        -------
-        HyperDARTSClassifier
-        """
-        estimator = persistence.load(path, device=device)
-        if not isinstance(estimator, cls):
-            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
-        return estimator
+    # -- persistence (save/load from persistence.PersistenceMixin) -----------------
 
     def _fitted_state(self):
         names = ["classes_", "n_features_in_", "feature_names_in_", "image_shape_", "device_"]

@@ -247,3 +247,49 @@ class DevicePortablePickleMixin:
         if "device_" in fitted:
             fitted["device_"] = device
         self.__dict__.update(fitted)
+
+
+class PersistenceMixin(DevicePortablePickleMixin):
+    """``save``/``load`` in the pickle-free format, and device-portable pickles.
+
+    Classes using it are decorated with :func:`register` and define
+    ``_fitted_state()`` and ``_restore_fitted_state(state)``.
+    """
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` in skhypernas' pickle-free format.
+
+        The file holds the hyperparameters, the fitted state (weights, genotypes,
+        batch-norm statistics, history) and a format version; :meth:`load` or
+        :func:`skhypernas.load` reads it with ``torch.load(weights_only=True)``, so
+        loading it runs no code.
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Read an estimator of this class written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+        device : str or torch.device, optional
+            A torch device or ``"auto"``. Default: the fitted device when this
+            machine has it, else the CPU.
+
+        Returns
+        -------
+        estimator
+        """
+        estimator = load(path, device=device)
+        if not isinstance(estimator, cls):
+            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator

@@ -127,9 +127,9 @@ class BilevelSearch:
         # differences do need full precision, so it never runs under autocast.
         mixed = self.settings.mixed_precision and not self.settings.second_order
         with torch.autocast(x.device.type, torch.bfloat16, enabled=mixed):
-            return self._relaxed_loss(x, y, alpha, gumbel, temperature)
+            return self._mixture_loss(x, y, alpha, gumbel, temperature)
 
-    def _relaxed_loss(self, x, y, alpha, gumbel, temperature):
+    def _mixture_loss(self, x, y, alpha, gumbel, temperature):
         if self.settings.relaxation == "hard":
             # Straight-through: the batch runs one sampled sub-network (GDAS-style).
             weights, choice = hard_one_hot(alpha, gumbel[0], temperature)
