@@ -46,7 +46,7 @@ PRESETS = {
     # The authors' "mini Fashion-MNIST" search network.
     "mini-fmnist": dict(in_channels=1, size=28, n_classes=10, channels=16, n_cells=3, n_nodes=4, batch_size=64),
     # The package's CPU preset (python -m skhypernas --preset cpu).
-    "cpu": dict(in_channels=1, size=28, n_classes=10, channels=8, n_cells=3, n_nodes=4, batch_size=32),
+    "cpu": dict(in_channels=1, size=28, n_classes=10, channels=8, n_cells=3, n_nodes=4, batch_size=64),
 }
 
 

@@ -1,6 +1,7 @@
 """``python -m skhypernas``: one search, its complexity path printed and plotted."""
 
 import argparse
+import csv
 import json
 import time
 from pathlib import Path
@@ -13,7 +14,15 @@ from . import HyperDARTSClassifier
 #: authors' GPU-sized setting ("paper").
 PRESETS = {
     "cpu": dict(
-        channels=8, max_epochs=1, batch_size=32, lr=0.05, warmup_fraction=0.3, arch_lr=1e-2, lambda_range=(1e-8, 1e-4)
+        channels=8,
+        max_epochs=3,
+        batch_size=64,
+        lr=0.3,
+        warmup_fraction=0.3,
+        arch_lr=1e-2,
+        temperature_start=5.0,
+        lambda_range=(1e-8, 1e-4),
+        path_samples=1024,
     ),
     "paper": dict(channels=16, max_epochs=50, second_order=True),
 }
@@ -43,6 +52,7 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--channels", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("results"))
     parser.add_argument("--test-all", action="store_true", help="score every path entry on the test set")
@@ -51,7 +61,7 @@ def main(argv=None):
     params = dict(PRESETS[args.preset])
     if args.dataset == "digits" and args.preset == "cpu":
         params["max_epochs"] = 10  # 8x8 images: ten epochs take about a minute
-    for name in ("max_epochs", "channels"):
+    for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     X_train, X_test, y_train, y_test = load(args.dataset, args.n_train)
@@ -107,7 +117,12 @@ def main(argv=None):
         path=rows,
     )
     (args.output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
-    print(f"\nwrote complexity_path.png, complexity_path.json and the cell drawings to {args.output}")
+    with open(args.output / "complexity_path.csv", "w", newline="") as f:
+        columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwrote complexity_path.png, .json, .csv and the cell drawings to {args.output}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""Short Fashion-MNIST searches that compare settings by accuracy, not speed.
+
+    python benchmarks/trial_settings.py --n-train 20000 '{}' '{"temperature_start": 5}'
+
+Each JSON argument overrides the base settings (the CPU preset of
+``python -m skhypernas`` with one epoch, lr 0.1). For each, one search runs on the
+first ``--n-train`` training images and prints its time, its last epoch's losses,
+and, at both ends of ``lambda_range``, the test accuracy (first 2,000 test images)
+of the supernet under its softmax mixture and of the derived network with inherited
+weights (batch norm recalibrated on 2,048 training images). Single seeds: read
+differences of a few points as noise. Not part of the test suite.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from skhypernas import HyperDARTSClassifier
+from skhypernas.__main__ import PRESETS
+from skhypernas.datasets import load_fashion_mnist
+from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
+from skhypernas.path import genotype_at
+
+BASE = dict(PRESETS["cpu"], max_epochs=1, lr=0.1, temperature_start=1.0, path_samples=256, device="cpu")
+
+
+def accuracy(net, x, y, weights=None):
+    with torch.inference_mode():
+        out = [net(b) if weights is None else net(b, weights) for b in x.split(250)]
+    return float((torch.cat(out).argmax(1) == y).float().mean())
+
+
+def trial(overrides, X, y, x_test, y_test):
+    params = dict(BASE, **overrides)
+    start = time.perf_counter()
+    clf = HyperDARTSClassifier(random_state=0, **params).fit(X, y)
+    seconds = time.perf_counter() - start
+    calibration = torch.as_tensor(X[-2048:].reshape(-1, 1, 28, 28), dtype=torch.float32)
+    ends = {}
+    for s, lam in ((0.0, params["lambda_range"][0]), (1.0, params["lambda_range"][1])):
+        with torch.no_grad():
+            mixture = torch.softmax(clf.hypernet_(lam), -1)
+        supernet = accuracy(clf.supernet_.eval(), x_test, y_test, (mixture[0], mixture[1]))
+        derived = DerivedNetwork.from_supernet(clf.supernet_, genotype_at(clf.hypernet_.knot_anchors(), s))
+        recalibrate_batch_norm(derived, calibration.split(256))
+        ends[f"{lam:g}"] = dict(
+            supernet=round(supernet, 3),
+            derived=round(accuracy(derived, x_test, y_test), 3),
+            parameters=derived.n_parameters(),
+        )
+    last = {k: round(v, 3) for k, v in clf.history_[-1].items() if k in ("train_loss", "arch_loss", "arch_accuracy")}
+    return dict(settings=overrides, seconds=round(seconds), last_epoch=last, test_accuracy=ends)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("overrides", nargs="+", help="JSON objects of estimator parameters")
+    parser.add_argument("--n-train", type=int, default=20000)
+    args = parser.parse_args()
+    X, y = load_fashion_mnist("train")
+    X, y = X[: args.n_train] / 255.0, y[: args.n_train]
+    X_test, y_test = load_fashion_mnist("test")
+    x_test = torch.as_tensor(X_test[:2000].reshape(-1, 1, 28, 28) / 255.0, dtype=torch.float32)
+    y_test = torch.as_tensor(y_test[:2000])
+    for overrides in args.overrides:
+        print(json.dumps(trial(json.loads(overrides), X, y, x_test, y_test)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
