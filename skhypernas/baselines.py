@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (
+    PREDICT_BATCH_IMAGES,
     NetworkClassifierMixin,
     _batches,
     _to_device,
@@ -548,6 +549,6 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             else:
                 net = DerivedNetwork.from_supernet(supernet, self.genotype_)
                 calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.recalibration_samples])]
-                self.network_ = recalibrate_batch_norm(net, _batches(calibration, 256))
+                self.network_ = recalibrate_batch_norm(net, _batches(calibration, PREDICT_BATCH_IMAGES))
         self.n_parameters_ = self.genotype_.n_parameters(config)
         return self
