@@ -90,11 +90,14 @@ def _shared_batch_norm(x, norms):
     """Parameter-free batch norms of several edges on the same input: (N, 1|m, C, H, W)."""
     first = norms[0]
     if first.training:
-        out = F.batch_norm(x, None, None, training=True, eps=first.eps)
+        # The batch statistics come back from the normalisation itself, not from a
+        # second pass over x: var = invstd^-2 - eps, made unbiased as BatchNorm2d does.
+        out, mean, invstd = torch.native_batch_norm(x, None, None, None, None, True, 0.0, first.eps)
         with torch.no_grad():
             # Under autocast x may be bfloat16; running statistics keep their own dtype.
-            statistics = x.to(first.running_mean.dtype)
-            mean, var = statistics.mean((0, 2, 3)), statistics.var((0, 2, 3))
+            mean, invstd = mean.to(first.running_mean.dtype), invstd.to(first.running_mean.dtype)
+            count = x.numel() // x.shape[1]
+            var = (invstd.pow(-2) - first.eps) * (count / max(count - 1, 1))
             for n in norms:
                 n.running_mean.lerp_(mean, first.momentum)
                 n.running_var.lerp_(var, first.momentum)
