@@ -19,7 +19,7 @@ import torch
 
 from skhypernas import HyperDARTSClassifier
 from skhypernas.__main__ import PRESETS
-from skhypernas._base import PREDICT_BATCH_IMAGES
+from skhypernas._base import predict_batch_size
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
 from skhypernas.path import genotype_at
@@ -45,7 +45,7 @@ def trial(overrides, X, y, x_test, y_test):
             mixture = torch.softmax(clf.hypernet_(lam), -1)
         supernet = accuracy(clf.supernet_.eval(), x_test, y_test, (mixture[0], mixture[1]))
         derived = DerivedNetwork.from_supernet(clf.supernet_, genotype_at(clf.hypernet_.knot_anchors(), s))
-        recalibrate_batch_norm(derived, calibration.split(PREDICT_BATCH_IMAGES))
+        recalibrate_batch_norm(derived, calibration.split(predict_batch_size(calibration.shape[1:])))
         ends[f"{lam:g}"] = dict(
             supernet=round(supernet, 3),
             derived=round(accuracy(derived, x_test, y_test), 3),

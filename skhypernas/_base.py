@@ -54,6 +54,12 @@ def _batches(x, size):
     return (x[i : i + size] for i in range(0, len(x), size))
 
 
+def predict_batch_size(image_shape):
+    """Images per inference batch: at most ``PREDICT_BATCH_IMAGES`` images and
+    ``PREDICT_BATCH_VALUES`` input values, and at least one image."""
+    return max(1, min(PREDICT_BATCH_IMAGES, PREDICT_BATCH_VALUES // math.prod(image_shape)))
+
+
 def split_halves(y, validation_fraction, rng):
     """Stratified indices ``(train, validation)``; a too-small class is a clear error."""
     try:
@@ -174,7 +180,7 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         out = np.empty((len(X), len(self.classes_)))
         # Rows become float32 images one batch at a time, so memory holds the input,
         # the output and one batch's activations, whatever the number of rows.
-        size = max(1, min(PREDICT_BATCH_IMAGES, PREDICT_BATCH_VALUES // math.prod(self.image_shape_)))
+        size = predict_batch_size(self.image_shape_)
         with torch.inference_mode():
             for start in range(0, len(X), size):
                 batch = torch.as_tensor(np.require(X[start : start + size], np.float32, ["W"]))

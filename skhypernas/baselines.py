@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (
-    PREDICT_BATCH_IMAGES,
     NetworkClassifierMixin,
     _batches,
     _to_device,
     network_config,
+    predict_batch_size,
     search_settings,
     seeded_torch,
     split_halves,
@@ -549,6 +549,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             else:
                 net = DerivedNetwork.from_supernet(supernet, self.genotype_)
                 calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.recalibration_samples])]
-                self.network_ = recalibrate_batch_norm(net, _batches(calibration, PREDICT_BATCH_IMAGES))
+                batches = _batches(calibration, predict_batch_size(self.image_shape_))
+                self.network_ = recalibrate_batch_norm(net, batches)
         self.n_parameters_ = self.genotype_.n_parameters(config)
         return self

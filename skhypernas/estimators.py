@@ -16,12 +16,12 @@ from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
-    PREDICT_BATCH_IMAGES,
     PREDICT_BATCH_VALUES,
     NetworkClassifierMixin,
     _batches,
     _to_device,
     network_config,
+    predict_batch_size,
     resolve_device,
     search_settings,
     seeded_torch,
@@ -355,13 +355,14 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         path = enumerate_path(anchors)
         lambdas = self.hypernet_.lambda_of(np.array([[low, high] for low, high, _ in path]))
         scored = {}  # an architecture can come back on a later interval: score it once
+        size = predict_batch_size(self.image_shape_)
         for _, _, genotype in path:
             if genotype in scored:
                 continue
             net = DerivedNetwork.from_supernet(self.supernet_, genotype)
-            recalibrate_batch_norm(net, _batches(calibration, PREDICT_BATCH_IMAGES))
+            recalibrate_batch_norm(net, _batches(calibration, size))
             with torch.inference_mode():
-                pred = torch.cat([net(x).argmax(1) for x in _batches(x_score, PREDICT_BATCH_IMAGES)])
+                pred = torch.cat([net(x).argmax(1) for x in _batches(x_score, size)])
             buffers = {name: b.clone() for name, b in net.named_buffers()}
             scored[genotype] = ((pred == y_score).float().mean().item(), buffers)
         accuracy = [scored[g][0] for _, _, g in path]

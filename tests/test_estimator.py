@@ -346,3 +346,18 @@ def test_predict_batches_large_images_and_many_rows(fitted, digits, monkeypatch)
     # 100k rows of 8x8 images go through in bounded batches too.
     many = np.tile(digits[0], (100_000 // len(digits[0]) + 1, 1))[:100_000]
     assert fitted.predict(many).shape == (100_000,)
+
+
+def test_path_scoring_batches_like_predict(monkeypatch):
+    from skhypernas import _base
+    from skhypernas.derived import DerivedNetwork
+
+    monkeypatch.setattr(_base, "PREDICT_BATCH_VALUES", 12 * 3 * 16 * 16)  # 12 images of 3x16x16
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 3, 16, 16).astype(np.float32), np.arange(60) % 2
+    seen = []
+    forward = DerivedNetwork.forward
+    monkeypatch.setattr(DerivedNetwork, "forward", lambda self, x: seen.append(len(x)) or forward(self, x))
+    HyperDARTSClassifier(random_state=0, **TINY).fit(X, y)
+    # Recalibration and scoring of every path entry, 30 images each: 12, 12 and 6.
+    assert max(seen) == 12 and 6 in seen
