@@ -94,10 +94,12 @@ def _shared_batch_norm(x, norms):
         # second pass over x: var = invstd^-2 - eps, made unbiased as BatchNorm2d does.
         out, mean, invstd = torch.native_batch_norm(x, None, None, None, None, True, 0.0, first.eps)
         with torch.no_grad():
-            # Under autocast x may be bfloat16; running statistics keep their own dtype.
-            mean, invstd = mean.to(first.running_mean.dtype), invstd.to(first.running_mean.dtype)
-            count = x.numel() // x.shape[1]
-            var = (invstd.pow(-2) - first.eps) * (count / max(count - 1, 1))
+            if x.dtype == first.running_mean.dtype:
+                count = x.numel() // x.shape[1]
+                var = (invstd.pow(-2) - first.eps) * (count / max(count - 1, 1))
+            else:  # bfloat16 under autocast: its statistics are too coarse to keep
+                statistics = x.to(first.running_mean.dtype)
+                mean, var = statistics.mean((0, 2, 3)), statistics.var((0, 2, 3))
             for n in norms:
                 n.running_mean.lerp_(mean, first.momentum)
                 n.running_var.lerp_(var, first.momentum)

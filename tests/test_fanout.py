@@ -60,3 +60,16 @@ def test_eval_mode_matches_the_definition_with_distinct_running_statistics():
     x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
     weights = random_weights(reference.config, ())
     torch.testing.assert_close(fused.eval()(x, weights), reference.eval()(x, weights))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16-autocast"])
+def test_pool_batch_norm_running_statistics_are_float32_accurate(dtype):
+    torch.manual_seed(0)
+    norms = [torch.nn.BatchNorm2d(3, affine=False) for _ in range(2)]
+    x = (torch.randn(8, 3, 5, 5) * 3 + 1).to(dtype)
+    with torch.autocast("cpu", torch.bfloat16, enabled=dtype == torch.bfloat16):
+        fanout._shared_batch_norm(x, norms)
+    exact = x.double()
+    for n in norms:
+        torch.testing.assert_close(n.running_mean, 0.1 * exact.mean((0, 2, 3)).float(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(n.running_var, 0.9 + 0.1 * exact.var((0, 2, 3)).float(), rtol=1e-5, atol=1e-6)
