@@ -36,6 +36,7 @@ import types
 import numpy as np
 import torch
 
+from skhypernas import ops
 from skhypernas.derived import DerivedNetwork
 from skhypernas.hypernet import PiecewiseLinearHypernet
 from skhypernas.search import BilevelSearch, SearchSettings
@@ -78,6 +79,8 @@ def build(variant, args):
     )
     supernet = SearchNetwork(config, fused=variant != "reference")
     if variant == "reference":
+        # Textbook pooling too: ATen's kernels, as nn.MaxPool2d and nn.AvgPool2d run.
+        ops._onednn_pooling = lambda x: False
         for cell in supernet.cells:
             for edge in cell.edges:
                 edge.forward = types.MethodType(reference_mixed_op, edge)

@@ -26,6 +26,7 @@ optimiser, the checkpoint and the derived network see the usual modules.
 import torch
 import torch.nn.functional as F
 
+from .ops import avg_pool_3x3, max_pool_3x3
 from .search_space import PRIMITIVES
 
 _K = {name: k for k, name in enumerate(PRIMITIVES)}
@@ -154,8 +155,8 @@ def fan_out(x, edges, weights, stride):
         seconds = [e.ops[_K[name]][1] for e in edges]
         first[name] = _dil_convs(F.relu(first[name].flatten(1, 2)), seconds, False).unflatten(1, (m, -1))
 
-    max_pool = F.max_pool2d(x, 3, stride, 1)
-    avg_pool = F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+    max_pool = max_pool_3x3(x, stride)
+    avg_pool = avg_pool_3x3(x, stride)
     out = weighted("max_pool_3x3", _shared_batch_norm(max_pool, [e.ops[_K["max_pool_3x3"]][1] for e in edges]))
     out = out + weighted("avg_pool_3x3", _shared_batch_norm(avg_pool, [e.ops[_K["avg_pool_3x3"]][1] for e in edges]))
     out = out + weighted("skip_connect", _skip(x, edges, stride))

@@ -43,14 +43,55 @@ class SepConv(nn.Sequential):
         )
 
 
+def _onednn_pooling(x):
+    """Whether ``x`` can take oneDNN's pooling instead of ATen's.
+
+    On the CPU, oneDNN pools float32 3-15x faster than ATen (whose max pool also
+    records indices), forward and backward, with identical outputs; gradients differ
+    only in summation order. Traced graphs (TorchScript and ONNX export) keep ATen's
+    pooling so that they stay portable.
+    """
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and not torch.jit.is_tracing()
+    )
+
+
+def max_pool_3x3(x, stride):
+    """3x3 max pool with padding 1, as ``F.max_pool2d(x, 3, stride, 1)``."""
+    if _onednn_pooling(x):
+        return F.max_pool2d(x.contiguous().to_mkldnn(), 3, stride, 1).to_dense()
+    return F.max_pool2d(x, 3, stride, 1)
+
+
+def avg_pool_3x3(x, stride):
+    """3x3 average pool over the window's pixels inside the image (padding excluded)."""
+    if _onednn_pooling(x):
+        return F.avg_pool2d(x.contiguous().to_mkldnn(), 3, stride, 1, count_include_pad=False).to_dense()
+    return F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+
+
+class Pool3x3(nn.Module):
+    """``max_pool_3x3`` or ``avg_pool_3x3`` as a module."""
+
+    def __init__(self, kind, stride):
+        super().__init__()
+        self.kind, self.stride = kind, stride
+        self.pool = max_pool_3x3 if kind == "max" else avg_pool_3x3
+
+    def forward(self, x):
+        return self.pool(x, self.stride)
+
+    def extra_repr(self):
+        return f"kind={self.kind!r}, stride={self.stride}"
+
+
 class Pool(nn.Sequential):
     def __init__(self, kind, channels, stride):
-        pool = (
-            nn.MaxPool2d(3, stride, padding=1)
-            if kind == "max"
-            else nn.AvgPool2d(3, stride, padding=1, count_include_pad=False)
-        )
-        super().__init__(pool, nn.BatchNorm2d(channels, affine=False))
+        super().__init__(Pool3x3(kind, stride), nn.BatchNorm2d(channels, affine=False))
 
 
 class FactorizedReduce(nn.Module):
