@@ -15,10 +15,10 @@ from . import HyperDARTSClassifier
 PRESETS = {
     "cpu": dict(
         channels=8,
-        max_epochs=3,
+        max_epochs=4,
         batch_size=64,
         lr=0.3,
-        warmup_fraction=0.3,
+        warmup_fraction=0.5,
         arch_lr=1e-2,
         temperature_start=5.0,
         lambda_range=(1e-8, 1e-4),
