@@ -60,18 +60,21 @@ def _onednn_pooling(x):
     )
 
 
+def _pool(pool, x, *args, **kwargs):
+    """``pool(x, ...)``, on oneDNN's kernels where ``_onednn_pooling`` allows."""
+    if _onednn_pooling(x):
+        return pool(x.contiguous().to_mkldnn(), *args, **kwargs).to_dense()
+    return pool(x, *args, **kwargs)
+
+
 def max_pool_3x3(x, stride):
     """3x3 max pool with padding 1, as ``F.max_pool2d(x, 3, stride, 1)``."""
-    if _onednn_pooling(x):
-        return F.max_pool2d(x.contiguous().to_mkldnn(), 3, stride, 1).to_dense()
-    return F.max_pool2d(x, 3, stride, 1)
+    return _pool(F.max_pool2d, x, 3, stride, 1)
 
 
 def avg_pool_3x3(x, stride):
     """3x3 average pool over the window's pixels inside the image (padding excluded)."""
-    if _onednn_pooling(x):
-        return F.avg_pool2d(x.contiguous().to_mkldnn(), 3, stride, 1, count_include_pad=False).to_dense()
-    return F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+    return _pool(F.avg_pool2d, x, 3, stride, 1, count_include_pad=False)
 
 
 class Pool3x3(nn.Module):
