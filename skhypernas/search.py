@@ -5,6 +5,7 @@ loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled f
 ``alpha(lambda)``, plus ``lambda`` times the expected parameter count of the cells.
 """
 
+import contextlib
 import copy
 import math
 import os
@@ -57,6 +58,24 @@ EPOCH_TABLE_HEADER = (
     f"{'epoch':7s} {'train loss':>10s} {'arch loss':>9s} {'arch acc':>8s} {'temp':>6s}  "
     f"{'lam min':>8s} {'lam med':>8s} {'lam max':>8s} {'seconds':>8s}"
 )
+
+
+@contextlib.contextmanager
+def _frozen(module):
+    """``module``'s parameters as constants while the block records a graph.
+
+    A graph recorded this way holds none of the activations that only the
+    parameters' gradients need (the inputs of convolutions, for instance), so a
+    pass that wants other gradients keeps less memory and does less work.
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class ComplexityRegularizer:
@@ -170,9 +189,11 @@ class BilevelSearch:
             for p, g in zip(self.hypernet.parameters(), grads):
                 p.grad = g
         else:
-            objective, loss, logits = self.arch_objective(x, y, lam, gumbel, temperature)
-            # Only the hypernetwork's gradient: autograd then skips every weight
-            # gradient of the supernet, a third of a full backward pass.
+            # Only the hypernetwork's gradient: the supernet's weights are constants
+            # here, which spares a third of a full backward pass and the activations
+            # that only weight gradients need.
+            with _frozen(self.supernet):
+                objective, loss, logits = self.arch_objective(x, y, lam, gumbel, temperature)
             hyper = list(self.hypernet.parameters())
             for p, g in zip(hyper, torch.autograd.grad(objective, hyper)):
                 p.grad = g
@@ -196,12 +217,14 @@ class BilevelSearch:
         if gumbel_train is None:
             gumbel_train = self.gumbel(len(x_train))
 
-        def train_loss():
-            return self._loss(x_train, y_train, self.hypernet(lam), gumbel_train, temperature)[0]
+        def train_loss(alpha):
+            return self._loss(x_train, y_train, alpha, gumbel_train, temperature)[0]
 
         backup = [p.detach().clone() for p in weights]
+        with torch.no_grad():
+            alpha = self.hypernet(lam)
         # Hard sampling leaves unsampled operations out of the graph: zero gradient.
-        grads = torch.autograd.grad(train_loss(), weights, allow_unused=True, materialize_grads=True)
+        grads = torch.autograd.grad(train_loss(alpha), weights, allow_unused=True, materialize_grads=True)
         with torch.no_grad():
             for p, g in zip(weights, grads):
                 step = g + s.weight_decay * p
@@ -220,7 +243,9 @@ class BilevelSearch:
             with torch.no_grad():
                 for p, b, g in zip(weights, backup, v):
                     p.copy_(b + sign * eps * g)
-            return torch.autograd.grad(train_loss(), hyper)
+            with _frozen(self.supernet):
+                loss = train_loss(self.hypernet(lam))
+            return torch.autograd.grad(loss, hyper)
 
         plus, minus = hyper_grad_at(1.0), hyper_grad_at(-1.0)
         with torch.no_grad():

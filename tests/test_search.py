@@ -56,6 +56,27 @@ def test_first_order_arch_step_moves_only_the_hypernetwork():
     assert all(p.grad is None for p in search.supernet.parameters())
 
 
+def test_first_order_arch_step_takes_the_full_gradient_and_leaves_the_weights_trainable():
+    # The step records its graph with the supernet's weights as constants.
+    search, x, y = tiny_search(torch.float64)
+    anchors = search.hypernet.anchors
+    torch.manual_seed(1)
+    objective = search.arch_objective(x, y, 1e-8, search.gumbel(len(x)), 1.0)[0]
+    (expected,) = torch.autograd.grad(objective, [anchors])
+    torch.manual_seed(1)
+    search.arch_step(x, y, 1e-8, 1.0)
+    torch.testing.assert_close(anchors.grad, expected, rtol=1e-12, atol=0)
+    assert all(p.requires_grad for p in search.supernet.parameters())
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    search._loss = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        search.arch_step(x, y, 1e-8, 1.0)
+    assert all(p.requires_grad for p in search.supernet.parameters())
+
+
 def test_weight_step_moves_only_the_weights():
     search, x, y = tiny_search()
     anchors = search.hypernet.anchors.detach().clone()
