@@ -3,9 +3,8 @@
 import torch
 from torch import nn
 
-from .ops import Stem, make_op, make_preprocess
+from .ops import Classifier, Stem, make_op, make_preprocess
 from .search_space import edge_index
-from .supernet import Classifier
 
 
 class DerivedCell(nn.Module):
@@ -111,6 +110,11 @@ class DerivedNetwork(nn.Module):
 
     def n_parameters(self):
         return sum(p.numel() for p in self.parameters())
+
+
+def iter_batches(x, size):
+    """Consecutive slices of ``x`` of at most ``size`` rows."""
+    return (x[i : i + size] for i in range(0, len(x), size))
 
 
 @torch.no_grad()

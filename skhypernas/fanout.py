@@ -41,7 +41,7 @@ DENSE_MAX = 576
 
 def _first_stage(edge, name):
     op = edge.ops[_K[name]]
-    return op[0] if name in _SEPARABLE else op  # a SepConv's first DilConv
+    return op.first if name in _SEPARABLE else op
 
 
 def _dil_convs(x, convs, shared_input):
@@ -52,10 +52,11 @@ def _dil_convs(x, convs, shared_input):
     Returns (N, len(convs) * C, H', W').
     """
     m = len(convs)
-    depthwise = torch.cat([c[1].weight for c in convs])  # (m*C, 1, k, k)
-    pointwise = torch.cat([c[2].weight for c in convs])  # (m*C, C, 1, 1)
-    channels, k = convs[0][1].in_channels, convs[0][1].kernel_size
-    stride, padding, dilation = convs[0][1].stride, convs[0][1].padding, convs[0][1].dilation
+    depthwise = torch.cat([c.depthwise.weight for c in convs])  # (m*C, 1, k, k)
+    pointwise = torch.cat([c.pointwise.weight for c in convs])  # (m*C, C, 1, 1)
+    shape = convs[0].depthwise
+    channels, k = shape.in_channels, shape.kernel_size
+    stride, padding, dilation = shape.stride, shape.padding, shape.dilation
     if channels * k[0] * k[1] <= DENSE_MAX:
         dense = pointwise * depthwise.view(m, 1, channels, *k).expand(m, channels, channels, *k).flatten(0, 1)
         out = F.conv2d(x, dense, None, stride, padding, dilation, 1 if shared_input else m)
@@ -66,7 +67,7 @@ def _dil_convs(x, convs, shared_input):
         if shared_input:
             out = out.unflatten(1, (channels, m)).transpose(1, 2).flatten(1, 2)
         out = F.conv2d(out, pointwise, groups=m)
-    return batch_norm_stack(out, [c[3] for c in convs])
+    return batch_norm_stack(out, [c.bn for c in convs])
 
 
 def batch_norm_stack(x, norms):
@@ -152,13 +153,13 @@ def fan_out(x, edges, weights, stride):
         for name in _CONVOLUTIONS
     }
     for name in _SEPARABLE:
-        seconds = [e.ops[_K[name]][1] for e in edges]
+        seconds = [e.ops[_K[name]].second for e in edges]
         first[name] = _dil_convs(F.relu(first[name].flatten(1, 2)), seconds, False).unflatten(1, (m, -1))
 
     max_pool = max_pool_3x3(x, stride)
     avg_pool = avg_pool_3x3(x, stride)
-    out = weighted("max_pool_3x3", _shared_batch_norm(max_pool, [e.ops[_K["max_pool_3x3"]][1] for e in edges]))
-    out = out + weighted("avg_pool_3x3", _shared_batch_norm(avg_pool, [e.ops[_K["avg_pool_3x3"]][1] for e in edges]))
+    out = weighted("max_pool_3x3", _shared_batch_norm(max_pool, [e.ops[_K["max_pool_3x3"]].bn for e in edges]))
+    out = out + weighted("avg_pool_3x3", _shared_batch_norm(avg_pool, [e.ops[_K["avg_pool_3x3"]].bn for e in edges]))
     out = out + weighted("skip_connect", _skip(x, edges, stride))
     for name in _CONVOLUTIONS:
         out = out + weighted(name, first[name])

@@ -20,27 +20,59 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
-class DilConv(nn.Sequential):
+class _NamedParts(nn.Module):
+    """An operation whose parts have names, so that :mod:`~skhypernas.fanout` can read
+    them (``op.depthwise``, ``op.bn``) and an edit cannot silently break the fused path.
+
+    Files written before the parts had names (version 1, when the operations were
+    ``nn.Sequential``) stored them as ``0``, ``1``, ...; ``_LEGACY_NAMES`` maps those
+    keys, so such files still load.
+    """
+
+    _version = 2
+    _LEGACY_NAMES = {}
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        if local_metadata.get("version", 1) < 2:
+            # Children load after their parent, so they find their keys renamed.
+            for key in [k for k in state_dict if k.startswith(prefix)]:
+                head, _, rest = key[len(prefix) :].partition(".")
+                if head in self._LEGACY_NAMES:
+                    state_dict[f"{prefix}{self._LEGACY_NAMES[head]}.{rest}"] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
+
+
+class DilConv(_NamedParts):
     """ReLU, depthwise (dilated) convolution, pointwise convolution, batch norm."""
 
+    _LEGACY_NAMES = {"1": "depthwise", "2": "pointwise", "3": "bn"}
+
     def __init__(self, channels, kernel_size, stride, dilation, affine):
+        super().__init__()
         padding = dilation * (kernel_size - 1) // 2
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(channels, channels, kernel_size, stride, padding, dilation, groups=channels, bias=False),
-            nn.Conv2d(channels, channels, 1, bias=False),
-            nn.BatchNorm2d(channels, affine=affine),
+        self.relu = nn.ReLU(inplace=False)
+        self.depthwise = nn.Conv2d(
+            channels, channels, kernel_size, stride, padding, dilation, groups=channels, bias=False
         )
+        self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
+        self.bn = nn.BatchNorm2d(channels, affine=affine)
+
+    def forward(self, x):
+        return self.bn(self.pointwise(self.depthwise(self.relu(x))))
 
 
-class SepConv(nn.Sequential):
-    """Two stacked depthwise-separable convolutions; only the first one strides."""
+class SepConv(_NamedParts):
+    """Two stacked depthwise-separable convolutions; only the ``first`` one strides."""
+
+    _LEGACY_NAMES = {"0": "first", "1": "second"}
 
     def __init__(self, channels, kernel_size, stride, affine):
-        super().__init__(
-            DilConv(channels, kernel_size, stride, 1, affine),
-            DilConv(channels, kernel_size, 1, 1, affine),
-        )
+        super().__init__()
+        self.first = DilConv(channels, kernel_size, stride, 1, affine)
+        self.second = DilConv(channels, kernel_size, 1, 1, affine)
+
+    def forward(self, x):
+        return self.second(self.first(x))
 
 
 def _onednn_pooling(x):
@@ -92,9 +124,18 @@ class Pool3x3(nn.Module):
         return f"kind={self.kind!r}, stride={self.stride}"
 
 
-class Pool(nn.Sequential):
+class Pool(_NamedParts):
+    """A 3x3 pool and its parameter-free batch norm."""
+
+    _LEGACY_NAMES = {"1": "bn"}
+
     def __init__(self, kind, channels, stride):
-        super().__init__(Pool3x3(kind, stride), nn.BatchNorm2d(channels, affine=False))
+        super().__init__()
+        self.pool = Pool3x3(kind, stride)
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+
+    def forward(self, x):
+        return self.bn(self.pool(x))
 
 
 class FactorizedReduce(nn.Module):
@@ -161,3 +202,10 @@ def make_preprocess(spec, affine):
         else ReLUConvBN(spec.channels_prev_prev, spec.channels, 1, 1, 0, affine)
     )
     return pre0, ReLUConvBN(spec.channels_prev, spec.channels, 1, 1, 0, affine)
+
+
+class Classifier(nn.Sequential):
+    """Global average pooling and a linear layer: the head of every network."""
+
+    def __init__(self, channels, n_classes):
+        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_classes))

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from .fanout import fan_out
-from .ops import Stem, make_op, make_preprocess
+from .ops import Classifier, Stem, make_op, make_preprocess
 from .search_space import PRIMITIVES, edge_index, edge_inputs
 
 # "none" contributes exactly zero to every mixture, so the mixed edge skips it.
@@ -75,11 +75,6 @@ class SearchCell(nn.Module):
             for k, j in enumerate(targets):
                 nodes[j] = nodes[j] + out[:, k]
         return torch.cat(nodes, dim=1)
-
-
-class Classifier(nn.Sequential):
-    def __init__(self, channels, n_classes):
-        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_classes))
 
 
 class SearchNetwork(nn.Module):

@@ -49,3 +49,23 @@ def test_traced_pool_stays_portable():
     assert "mkldnn" not in str(traced.graph)
     x = torch.randn(2, 3, 6, 6)
     assert torch.equal(traced(x), pool(x))
+
+
+@pytest.mark.parametrize("name", ["sep_conv_3x3", "dil_conv_5x5", "max_pool_3x3"])
+def test_state_dicts_written_before_the_parts_had_names_still_load(name):
+    # Version 1 of these operations was an nn.Sequential: parts stored as 0, 1, 2, ...
+    legacy = {"first": "0", "second": "1", "depthwise": "1", "pointwise": "2", "bn": "1", "pool": "0"}
+    torch.manual_seed(0)
+    op = ops.make_op(name, 4, 1, affine=True)
+    old_keys = {}
+    for key, value in op.state_dict().items():
+        parts = key.split(".")
+        # A SepConv's DilConvs number their batch norm 3; a pool numbers it 1.
+        parts = [("3" if p == "bn" and isinstance(op, ops.SepConv | ops.DilConv) else legacy.get(p, p)) for p in parts]
+        old_keys[".".join(parts)] = value.clone()
+    fresh = ops.make_op(name, 4, 1, affine=True)
+    fresh.load_state_dict(old_keys)
+    for (key, value), expected in zip(fresh.state_dict().items(), op.state_dict().values()):
+        assert torch.equal(value, expected), key
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(fresh.eval()(x), op.eval()(x))
