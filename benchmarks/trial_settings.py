@@ -18,7 +18,7 @@ import time
 import torch
 
 from skhypernas import HyperDARTSClassifier
-from skhypernas.__main__ import PRESETS
+from skhypernas.presets import PRESETS
 from skhypernas._base import predict_batch_size
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm

@@ -9,40 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from . import HyperDARTSClassifier
-
-#: Settings that finish within about 30 minutes on a 2-core CPU ("cpu"), and the
-#: authors' GPU-sized setting ("paper").
-PRESETS = {
-    "cpu": dict(
-        channels=8,
-        max_epochs=4,
-        batch_size=64,
-        lr=0.3,
-        warmup_fraction=0.5,
-        arch_lr=1e-2,
-        temperature_start=5.0,
-        lambda_range=(1e-8, 1e-4),
-        path_samples=1024,
-    ),
-    "paper": dict(channels=16, max_epochs=50, second_order=True),
-}
-
-
-def load(dataset, n_train):
-    if dataset == "digits":
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-
-        X, y = load_digits(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
-    else:
-        from .datasets import load_fashion_mnist
-
-        (X_train, y_train), (X_test, y_test) = load_fashion_mnist("train"), load_fashion_mnist("test")
-        X_train, X_test = X_train / 255.0, X_test / 255.0
-    if n_train:
-        X_train, y_train = X_train[:n_train], y_train[:n_train]
-    return X_train, X_test, y_train, y_test
+from .datasets import load_train_test
+from .path import interval_middle, path_index
+from .presets import PRESETS
 
 
 def main(argv=None):
@@ -66,7 +35,7 @@ def main(argv=None):
     for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
-    X_train, X_test, y_train, y_test = load(args.dataset, args.n_train)
+    X_train, X_test, y_train, y_test = load_train_test(args.dataset, args.n_train)
     print(f"{args.dataset}: {len(X_train)} training, {len(X_test)} test samples; settings {params}", flush=True)
     start = time.perf_counter()
     clf = HyperDARTSClassifier(random_state=args.random_state, verbose=1, **params).fit(X_train, y_train)
@@ -77,7 +46,7 @@ def main(argv=None):
     # range (every entry with --test-all): one pass over it takes seconds on a CPU.
     low, high = np.log10(path["lambda_min"][0]), np.log10(path["lambda_max"][-1])
     decades = 10.0 ** np.arange(np.ceil(low - 1e-9), np.floor(high + 1e-9) + 1)
-    tested = {0, len(path["genotype"]) - 1} | {clf._path_index(lam) for lam in decades}
+    tested = {0, len(path["genotype"]) - 1} | {path_index(path, lam) for lam in decades}
     rows = []
     test_start = time.perf_counter()
     for i, genotype in enumerate(path["genotype"]):
@@ -90,7 +59,7 @@ def main(argv=None):
             genotype=genotype.to_json(),
         )
         if args.test_all or i in tested:
-            clf.set_complexity(clf._interval_middle(i))
+            clf.set_complexity(interval_middle(path, i))
             row["test_accuracy"] = float(clf.score(X_test, y_test))
         rows.append(row)
     test_seconds = time.perf_counter() - test_start

@@ -2,6 +2,7 @@
 device placement, a seeded torch scope, and prediction through ``network_``."""
 
 import contextlib
+import dataclasses
 import math
 import threading
 
@@ -13,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._images import flatten_images, resolve_image_shape
+from ._params import Interval, Options
 from .search import SearchSettings
 from .search_space import NetworkConfig
 
@@ -50,10 +52,6 @@ def _to_device(tensor_or_module, device):
     return tensor_or_module
 
 
-def _batches(x, size):
-    return (x[i : i + size] for i in range(0, len(x), size))
-
-
 def predict_batch_size(image_shape):
     """Images per inference batch: at most ``PREDICT_BATCH_IMAGES`` images and
     ``PREDICT_BATCH_VALUES`` input values, and at least one image."""
@@ -87,17 +85,70 @@ def network_config(estimator, n_nodes=None):
     )
 
 
-def search_settings(estimator, **fixed):
-    """:class:`SearchSettings` from the estimator's parameters of the same names.
+#: Valid values of the parameters that both search estimators (HyperDARTSClassifier
+#: and DARTSClassifier) take; each adds its own.
+SEARCH_CONSTRAINTS = {
+    "channels": Interval("int", 1),
+    "n_cells": Interval("int", 1),
+    "n_nodes": Interval("int", 1),
+    "stem_multiplier": Interval("int", 1),
+    "max_epochs": Interval("int", 1),
+    "batch_size": Interval("int", 1),
+    "lr": Interval("real", 0, open_low=True),
+    "lr_min": Interval("real", 0),
+    "momentum": Interval("real", 0, 1, open_high=True),
+    "weight_decay": Interval("real", 0),
+    "grad_clip": Interval("real", 0, open_low=True),
+    "arch_lr": Interval("real", 0, open_low=True),
+    "arch_weight_decay": Interval("real", 0),
+    "warmup_fraction": Interval("real", 0, 1, open_high=True),
+    "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
+    "max_time": Interval("real", 0, open_low=True, none_ok=True),
+    "verbose": Interval("int", 0),
+    "mixed_precision": Options("auto", True, False),
+}
 
-    ``max_epochs`` becomes ``epochs``; ``fixed`` sets the rest (or overrides).
+
+def search_settings(estimator, **fixed):
+    """:class:`SearchSettings` from a search estimator's parameters of the same names.
+
+    ``max_epochs`` becomes ``epochs``, ``mixed_precision="auto"`` is resolved for
+    ``device_`` (bfloat16 on CUDA only); ``fixed`` sets the rest (or overrides).
     """
     names = (
         "batch_size lr lr_min momentum weight_decay grad_clip arch_lr arch_weight_decay second_order "
         "warmup_fraction max_time"
     ).split()
     params = {name: getattr(estimator, name) for name in names}
+    mixed = estimator.mixed_precision
+    params["mixed_precision"] = estimator.device_.type == "cuda" if mixed == "auto" else bool(mixed)
     return SearchSettings(epochs=estimator.max_epochs, arch_betas=tuple(estimator.arch_betas), **{**params, **fixed})
+
+
+@dataclasses.dataclass
+class SearchData:
+    """One search's data on the estimator's device: the weight half trains the
+    supernet's weights, the architecture half the structural parameters."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+def search_data(estimator, X, y, rng):
+    """Split validated rows and encoded labels into a :class:`SearchData`, stratified
+    by ``estimator.validation_fraction``."""
+    train_idx, val_idx = split_halves(y, estimator.validation_fraction, rng)
+    x_all = estimator._image_tensor(X)
+    y_all = torch.as_tensor(y, dtype=torch.long, device=estimator.device_)
+    return SearchData(x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx])
+
+
+def calibration_images(x_train, n_samples, rng):
+    """``n_samples`` images of the weight half, drawn by ``rng``, that re-estimate the
+    derived networks' batch-norm statistics."""
+    return x_train[torch.as_tensor(rng.permutation(len(x_train))[:n_samples])]
 
 
 @contextlib.contextmanager
@@ -155,6 +206,11 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         images = np.require(X, np.float32, ["W"]).reshape(len(X), *self.image_shape_)
         return _to_device(torch.as_tensor(images), self.device_)
 
+    def _prediction_network(self):
+        """The network that ``predict`` runs (subclasses may derive it first)."""
+        check_is_fitted(self)
+        return self.network_
+
     def _to_images(self, X):
         check_is_fitted(self)
         X, input_shape = flatten_images(X)
@@ -181,10 +237,11 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         # Rows become float32 images one batch at a time, so memory holds the input,
         # the output and one batch's activations, whatever the number of rows.
         size = predict_batch_size(self.image_shape_)
+        network = self._prediction_network()
         with torch.inference_mode():
             for start in range(0, len(X), size):
                 batch = torch.as_tensor(np.require(X[start : start + size], np.float32, ["W"]))
-                logits = self.network_(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
+                logits = network(_to_device(batch.reshape(len(batch), *self.image_shape_), self.device_))
                 out[start : start + size] = torch.softmax(logits.double(), 1).cpu().numpy()
         return out
 

@@ -21,17 +21,18 @@ from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (
+    SEARCH_CONSTRAINTS,
     NetworkClassifierMixin,
-    _batches,
     _to_device,
+    calibration_images,
     network_config,
     predict_batch_size,
+    search_data,
     search_settings,
     seeded_torch,
-    split_halves,
 )
 from ._params import Interval, check_params
-from .derived import DerivedNetwork, recalibrate_batch_norm
+from .derived import DerivedNetwork, iter_batches, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
 from .path import genotype_at
 from .search import BilevelSearch
@@ -381,6 +382,9 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     arch_weight_decay : float, default=1e-3
     second_order : bool, default=False
         DARTS' unrolled architecture gradient.
+    mixed_precision : "auto", True or False, default="auto"
+        bfloat16 autocast for the search, as in HyperDARTSClassifier ("auto": on
+        CUDA only).
     warmup_fraction : float, default=0.0
         Share of the steps that train only the weights.
     validation_fraction : float, default=0.5
@@ -398,6 +402,8 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     max_time : float or None, default=None
         Wall-clock budget of the search in seconds.
     device : str, default="auto"
+    deterministic : bool, default=False
+        PyTorch's deterministic algorithms during ``fit``, as in HyperDARTSClassifier.
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
 
@@ -421,26 +427,10 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     """
 
     _constraints = {
+        **SEARCH_CONSTRAINTS,
         "complexity": Interval("real", 0),
-        "channels": Interval("int", 1),
-        "n_cells": Interval("int", 1),
-        "n_nodes": Interval("int", 1),
-        "stem_multiplier": Interval("int", 1),
-        "max_epochs": Interval("int", 1),
-        "batch_size": Interval("int", 1),
-        "lr": Interval("real", 0, open_low=True),
-        "lr_min": Interval("real", 0),
-        "momentum": Interval("real", 0, 1, open_high=True),
-        "weight_decay": Interval("real", 0),
-        "grad_clip": Interval("real", 0, open_low=True),
-        "arch_lr": Interval("real", 0, open_low=True),
-        "arch_weight_decay": Interval("real", 0),
-        "warmup_fraction": Interval("real", 0, 1, open_high=True),
-        "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
         "recalibration_samples": Interval("int", 1),
         "retrain_epochs": Interval("int", 0),
-        "max_time": Interval("real", 0, open_low=True, none_ok=True),
-        "verbose": Interval("int", 0),
     }
 
     def __init__(
@@ -462,6 +452,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         arch_betas=(0.5, 0.999),
         arch_weight_decay=1e-3,
         second_order=False,
+        mixed_precision="auto",
         warmup_fraction=0.0,
         validation_fraction=0.5,
         recalibration_samples=2048,
@@ -470,6 +461,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         image_shape=None,
         max_time=None,
         device="auto",
+        deterministic=False,
         random_state=None,
         verbose=0,
     ):
@@ -489,6 +481,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         self.arch_betas = arch_betas
         self.arch_weight_decay = arch_weight_decay
         self.second_order = second_order
+        self.mixed_precision = mixed_precision
         self.warmup_fraction = warmup_fraction
         self.validation_fraction = validation_fraction
         self.recalibration_samples = recalibration_samples
@@ -497,6 +490,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         self.image_shape = image_shape
         self.max_time = max_time
         self.device = device
+        self.deterministic = deterministic
         self.random_state = random_state
         self.verbose = verbose
 
@@ -517,19 +511,16 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             raise TypeError(f"retrain_params must be a dict or None; got {type(self.retrain_params).__name__}")
         X, y = self._validate_training_data(X, y)
         rng = check_random_state(self.random_state)
-        train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
-        x_all = self._image_tensor(X)
-        y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
-        x_train, y_train = x_all[train_idx], y_all[train_idx]
+        data = search_data(self, X, y, rng)
         config = network_config(self)
         settings = search_settings(self, relaxation="softmax", fixed_lambda=float(self.complexity))
-        with seeded_torch(rng, self.device_):
+        with seeded_torch(rng, self.device_, self.deterministic):
             supernet = _to_device(SearchNetwork(config), self.device_)
-            # One knot: alpha is a free parameter whatever lambda is.
-            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), settings.lambda_range, n_knots=1)
+            # One knot: alpha is a free parameter whatever lambda is, so any range does.
+            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), n_knots=1)
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng)
             reporters = _reporters(self.verbose, self.max_epochs, "search")
-            self.history_ = search.run(x_train, y_train, x_all[val_idx], y_all[val_idx], **reporters)
+            self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, **reporters)
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
             self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []
@@ -548,8 +539,8 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
                 self.network_, self.retrain_history_ = retrained.network_, retrained.history_
             else:
                 net = DerivedNetwork.from_supernet(supernet, self.genotype_)
-                calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.recalibration_samples])]
-                batches = _batches(calibration, predict_batch_size(self.image_shape_))
+                calibration = calibration_images(data.x_train, self.recalibration_samples, rng)
+                batches = iter_batches(calibration, predict_batch_size(self.image_shape_))
                 self.network_ = recalibrate_batch_norm(net, batches)
         self.n_parameters_ = self.genotype_.n_parameters(config)
         return self

@@ -108,3 +108,35 @@ def _load_pair(images_path, labels_path):
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{images_path} and {labels_path} do not hold matching images and labels")
     return images.reshape(len(images), -1).astype(np.float32), labels.astype(np.int64)
+
+
+def load_train_test(dataset, n_train=None):
+    """A scaled train/test split of ``"fashion-mnist"`` or ``"digits"``, for the commands.
+
+    Fashion-MNIST keeps its own split, pixels divided by 255; scikit-learn's 8x8
+    digits (offline) are divided by 16 and split 70/30, stratified, with seed 0.
+
+    Parameters
+    ----------
+    dataset : {"fashion-mnist", "digits"}
+    n_train : int or None, default=None
+        Keep only the first ``n_train`` training samples.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+    """
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
+    elif dataset == "fashion-mnist":
+        (X_train, y_train), (X_test, y_test) = load_fashion_mnist("train"), load_fashion_mnist("test")
+        X_train, X_test = X_train / 255.0, X_test / 255.0
+    else:
+        raise ValueError(f'dataset must be "fashion-mnist" or "digits"; got {dataset!r}')
+    if n_train:
+        X_train, y_train = X_train[:n_train], y_train[:n_train]
+    return X_train, X_test, y_train, y_test

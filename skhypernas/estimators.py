@@ -17,21 +17,22 @@ from tqdm.auto import tqdm
 from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
     PREDICT_BATCH_VALUES,
+    SEARCH_CONSTRAINTS,
     NetworkClassifierMixin,
-    _batches,
     _to_device,
+    calibration_images,
     network_config,
     predict_batch_size,
     resolve_device,
+    search_data,
     search_settings,
     seeded_torch,
-    split_halves,
 )
 from ._params import Interval, Options, check_params
-from .derived import DerivedNetwork, recalibrate_batch_norm
+from .derived import DerivedNetwork
 from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
-from .path import enumerate_path
+from .path import complexity_path, interval_middle, path_index
 from .search import BilevelSearch, Checkpoint
 from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
@@ -165,30 +166,13 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
     """
 
     _constraints = {
+        **SEARCH_CONSTRAINTS,
         "n_knots": Interval("int", 1, none_ok=True),
-        "channels": Interval("int", 1),
-        "n_cells": Interval("int", 1),
-        "n_nodes": Interval("int", 1),
-        "stem_multiplier": Interval("int", 1),
-        "max_epochs": Interval("int", 1),
-        "batch_size": Interval("int", 1),
-        "lr": Interval("real", 0, open_low=True),
-        "lr_min": Interval("real", 0),
-        "momentum": Interval("real", 0, 1, open_high=True),
-        "weight_decay": Interval("real", 0),
-        "grad_clip": Interval("real", 0, open_low=True),
-        "arch_lr": Interval("real", 0, open_low=True),
-        "arch_weight_decay": Interval("real", 0),
-        "warmup_fraction": Interval("real", 0, 1, open_high=True),
         "temperature_start": Interval("real", 0, open_low=True),
         "temperature_end": Interval("real", 0, open_low=True),
-        "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
         "path_samples": Interval("int", 1),
-        "max_time": Interval("real", 0, open_low=True, none_ok=True),
         "early_stopping_patience": Interval("int", 1, none_ok=True),
-        "verbose": Interval("int", 0),
         "relaxation": Options("gumbel", "hard"),
-        "mixed_precision": Options("auto", True, False),
     }
 
     def __init__(
@@ -296,17 +280,11 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         X, y = self._validate_training_data(X, y)
 
         rng = check_random_state(self.random_state)
-        train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
-        x_all = self._image_tensor(X)
-        y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
-        x_train, y_train = x_all[train_idx], y_all[train_idx]
-        x_val, y_val = x_all[val_idx], y_all[val_idx]
-
+        data = search_data(self, X, y, rng)
         config = network_config(self)
         settings = search_settings(
             self,
             relaxation=self.relaxation,
-            mixed_precision=self.device_.type == "cuda" if self.mixed_precision == "auto" else self.mixed_precision,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
             lambda_range=lambda_range,
@@ -320,11 +298,24 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
             search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
             self.history_ = search.run(
-                x_train, y_train, x_val, y_val, checkpoint=checkpoint, resume=self.warm_start, **self._reporters()
+                data.x_train,
+                data.y_train,
+                data.x_val,
+                data.y_val,
+                checkpoint=checkpoint,
+                resume=self.warm_start,
+                **self._reporters(),
             )
-            calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.path_samples])]
-            scoring = val_idx[: self.path_samples]
-            self._score_path(calibration, x_all[scoring], y_all[scoring])
+            calibration = calibration_images(data.x_train, self.path_samples, rng)
+            n = self.path_samples
+            self.complexity_path_, self.path_buffers_ = complexity_path(
+                self.supernet_,
+                self.hypernet_,
+                calibration,
+                data.x_val[:n],
+                data.y_val[:n],
+                predict_batch_size(self.image_shape_),
+            )
         self._set_architecture()
         return self
 
@@ -347,34 +338,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             return tqdm(steps, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False, unit="step")
 
         return dict(progress=progress, log=tqdm.write)
-
-    def _score_path(self, calibration, x_score, y_score):
-        """Enumerate the path; give each entry its parameters, batch-norm statistics and accuracy."""
-        config = self.supernet_.config
-        anchors = self.hypernet_.knot_anchors()
-        path = enumerate_path(anchors)
-        lambdas = self.hypernet_.lambda_of(np.array([[low, high] for low, high, _ in path]))
-        scored = {}  # an architecture can come back on a later interval: score it once
-        size = predict_batch_size(self.image_shape_)
-        for _, _, genotype in path:
-            if genotype in scored:
-                continue
-            net = DerivedNetwork.from_supernet(self.supernet_, genotype)
-            recalibrate_batch_norm(net, _batches(calibration, size))
-            with torch.inference_mode():
-                pred = torch.cat([net(x).argmax(1) for x in _batches(x_score, size)])
-            buffers = {name: b.clone() for name, b in net.named_buffers()}
-            scored[genotype] = ((pred == y_score).float().mean().item(), buffers)
-        accuracy = [scored[g][0] for _, _, g in path]
-        buffers = [scored[g][1] for _, _, g in path]
-        self.complexity_path_ = {
-            "lambda_min": lambdas[:, 0],
-            "lambda_max": lambdas[:, 1],
-            "n_parameters": np.array([g.n_parameters(config) for _, _, g in path]),
-            "accuracy": np.array(accuracy),
-            "genotype": np.array([g for _, _, g in path], dtype=object),
-        }
-        self.path_buffers_ = buffers
 
     # -- choosing an architecture -----------------------------------------------
 
@@ -416,31 +379,51 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
                     f"max_params={max_params} is below the smallest architecture on the path "
                     f"({path['n_parameters'].min()} parameters)"
                 )
-            complexity = self._interval_middle(fits[np.argmax(path["accuracy"][fits])])
+            complexity = interval_middle(path, fits[np.argmax(path["accuracy"][fits])])
         self._check_complexity(complexity, self._check_lambda_range())
         self.complexity = complexity
         self._set_architecture()
         return self
 
-    def _interval_middle(self, index):
-        return float(np.sqrt(self.complexity_path_["lambda_min"][index] * self.complexity_path_["lambda_max"][index]))
+    def set_params(self, **params):
+        """Set parameters; on a fitted estimator a new ``complexity`` derives its
+        architecture at once, so ``network_`` never lags behind it.
 
-    def _path_index(self, complexity):
-        path = self.complexity_path_
-        if isinstance(complexity, str):  # "best": most accurate, then smallest
-            return int(np.lexsort((path["n_parameters"], -path["accuracy"]))[0])
-        index = np.searchsorted(path["lambda_max"], complexity, side="left")
-        return int(min(index, len(path["lambda_max"]) - 1))
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self
+        """
+        super().set_params(**params)
+        if "complexity" in params and hasattr(self, "complexity_path_"):
+            self._set_architecture()
+        return self
 
     def _set_architecture(self):
-        index = self._path_index(self.complexity)
+        self._check_complexity(self.complexity, self._check_lambda_range())
+        index = path_index(self.complexity_path_, self.complexity)
         genotype = self.complexity_path_["genotype"][index]
         net = DerivedNetwork.from_supernet(self.supernet_, genotype)
         net.load_state_dict(self.path_buffers_[index], strict=False)
         self.network_ = net.eval()
         self.genotype_ = genotype
         self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
-        self.complexity_ = self._interval_middle(index) if isinstance(self.complexity, str) else float(self.complexity)
+        self.complexity_ = (
+            interval_middle(self.complexity_path_, index) if isinstance(self.complexity, str) else float(self.complexity)
+        )
+        # What ``network_`` was derived for: predict re-derives when ``complexity``
+        # was assigned directly since.
+        self._derived_for = self.complexity
+
+    def _prediction_network(self):
+        check_is_fitted(self)
+        if not _same_complexity(self.complexity, getattr(self, "_derived_for", None)):
+            self._set_architecture()
+        return self.network_
 
     def export(self, path, format="torchscript"):
         """Write the derived network of the chosen complexity as a standalone model.
@@ -465,7 +448,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         pathlib.Path
         """
         check_is_fitted(self)
-        return export_network(self.network_, self.image_shape_, path, format)
+        return export_network(self._prediction_network(), self.image_shape_, path, format)
 
     # -- persistence (save/load from persistence.PersistenceMixin) -----------------
 
@@ -491,3 +474,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         self.hypernet_ = hypernet.to(self.device_)
         self.path_buffers_ = [{k: v.to(self.device_) for k, v in b.items()} for b in self.path_buffers_]
         self._set_architecture()
+
+
+def _same_complexity(a, b):
+    # A float never equals "best", and 1e-7 equals 1e-7 whatever its numeric type.
+    return isinstance(a, str) == isinstance(b, str) and a == b

@@ -28,7 +28,8 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.neural_network import MLPClassifier
 
 from . import ArchitectureClassifier, DARTSClassifier, HyperDARTSClassifier, RandomArchitectureClassifier
-from .__main__ import PRESETS, load
+from .datasets import load_train_test
+from .presets import PRESETS
 
 
 def _grid(low, high, count):
@@ -329,7 +330,7 @@ def main(argv=None):
     if args.n_random is not None:
         cfg["n_random"] = args.n_random
     n_train = args.n_train if args.n_train is not None else cfg["n_train"]
-    X_train, X_test, y_train, y_test = load(args.dataset, n_train)
+    X_train, X_test, y_train, y_test = load_train_test(args.dataset, n_train)
     n_test = args.n_test if args.n_test is not None else cfg["n_test"]
     if n_test:
         X_test, y_test = X_test[:n_test], y_test[:n_test]

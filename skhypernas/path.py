@@ -9,7 +9,9 @@ much as LARS finds the lasso path from its breakpoints instead of a grid.
 """
 
 import numpy as np
+import torch
 
+from .derived import DerivedNetwork, iter_batches, recalibrate_batch_norm
 from .search_space import Genotype
 
 
@@ -78,3 +80,86 @@ def enumerate_path(anchors):
         else:
             path.append((low, high, genotype))
     return path
+
+
+def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_size=256):
+    """The exact complexity path of a trained search, scored with inherited weights.
+
+    Enumerates every distinct argmax architecture of ``hypernet`` over its lambda
+    range (:func:`enumerate_path`), derives each one's network from ``supernet``,
+    recalibrates its batch norm on ``calibration`` and measures its accuracy on
+    ``x_score, y_score``. An architecture that comes back on a later interval is
+    scored once.
+
+    Parameters
+    ----------
+    supernet : SearchNetwork
+        The trained supernet; the derived networks inherit its weights.
+    hypernet : PiecewiseLinearHypernet
+        Its trained hypernetwork; its lambda range is the path's.
+    calibration : torch.Tensor
+        Images ``(n, C, H, W)`` that re-estimate batch-norm statistics.
+    x_score, y_score : torch.Tensor
+        Held-out images and their integer labels.
+    batch_size : int, default=256
+        Images per forward pass.
+
+    Returns
+    -------
+    path : dict of ndarray
+        One entry per maximal lambda interval with a constant architecture, in
+        increasing lambda: ``lambda_min``, ``lambda_max``, ``n_parameters``,
+        ``accuracy`` and ``genotype`` (an object array of :class:`Genotype`).
+    batch_norm : list of dict
+        Per entry, the recalibrated batch-norm buffers of its derived network
+        (``{name: tensor}``, to load with ``strict=False``).
+    """
+    config = supernet.config
+    intervals = enumerate_path(hypernet.knot_anchors())
+    lambdas = hypernet.lambda_of(np.array([[low, high] for low, high, _ in intervals]))
+    scored = {}
+    for _, _, genotype in intervals:
+        if genotype in scored:
+            continue
+        net = DerivedNetwork.from_supernet(supernet, genotype)
+        recalibrate_batch_norm(net, iter_batches(calibration, batch_size))
+        with torch.inference_mode():
+            pred = torch.cat([net(x).argmax(1) for x in iter_batches(x_score, batch_size)])
+        buffers = {name: b.clone() for name, b in net.named_buffers()}
+        scored[genotype] = ((pred == y_score).float().mean().item(), buffers)
+    genotypes = [g for _, _, g in intervals]
+    path = {
+        "lambda_min": lambdas[:, 0],
+        "lambda_max": lambdas[:, 1],
+        "n_parameters": np.array([g.n_parameters(config) for g in genotypes]),
+        "accuracy": np.array([scored[g][0] for g in genotypes]),
+        "genotype": np.array(genotypes, dtype=object),
+    }
+    return path, [scored[g][1] for g in genotypes]
+
+
+def path_index(path, complexity):
+    """The entry of ``path`` that ``complexity`` selects.
+
+    Parameters
+    ----------
+    path : dict of ndarray
+        A complexity path (``complexity_path_``).
+    complexity : float or "best"
+        A lambda (the entry whose interval holds it; the ends of the range belong to
+        the first and last entries), or ``"best"``: the highest accuracy, fewest
+        parameters among ties.
+
+    Returns
+    -------
+    int
+    """
+    if isinstance(complexity, str):
+        return int(np.lexsort((path["n_parameters"], -path["accuracy"]))[0])
+    index = np.searchsorted(path["lambda_max"], complexity, side="left")
+    return int(min(index, len(path["lambda_max"]) - 1))
+
+
+def interval_middle(path, index):
+    """The geometric middle of entry ``index``'s lambda interval: a lambda that names it."""
+    return float(np.sqrt(path["lambda_min"][index] * path["lambda_max"][index]))

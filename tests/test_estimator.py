@@ -66,6 +66,27 @@ def test_set_complexity_picks_the_path_entry_and_returns_self(fitted):
     assert path["lambda_min"][0] <= clf.complexity <= path["lambda_max"][-1]
 
 
+@pytest.mark.parametrize("how", ["set_params", "assignment"])
+def test_predict_never_runs_a_stale_complexity(fitted, digits, how):
+    X, _ = digits
+    clf = copy.deepcopy(fitted)
+    path = clf.complexity_path_
+    # Two path entries with different architectures, each named by its interval's middle.
+    first, last = 0, len(path["genotype"]) - 1
+    lambdas = [float(np.sqrt(path["lambda_min"][i] * path["lambda_max"][i])) for i in (first, last)]
+    for lam in (lambdas[1], lambdas[0], "best"):
+        if how == "set_params":
+            clf.set_params(complexity=lam)
+        else:
+            clf.complexity = lam
+        fresh = copy.deepcopy(fitted).set_complexity(lam)
+        np.testing.assert_array_equal(clf.predict_proba(X[:40]), fresh.predict_proba(X[:40]))
+        assert clf.genotype_ == fresh.genotype_ and clf.n_parameters_ == fresh.n_parameters_
+    clf.complexity = 1.0  # outside lambda_range: refused with the usual message
+    with pytest.raises(ValueError, match="lambda_range"):
+        clf.predict(X[:5])
+
+
 @pytest.mark.parametrize("bad", [1e-12, 1e-3, "simplest", -1.0])
 def test_complexity_outside_the_searched_range_is_a_clear_error(fitted, bad):
     with pytest.raises(ValueError, match="complexity"):

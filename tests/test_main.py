@@ -6,7 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from skhypernas.__main__ import PRESETS, main  # noqa: E402
+from skhypernas.__main__ import main  # noqa: E402
+from skhypernas.presets import PRESETS  # noqa: E402
 
 
 def test_main_job_prints_and_writes_the_path(tmp_path, capsys):

@@ -49,3 +49,34 @@ def test_path_of_constant_alpha_is_one_architecture():
     path = enumerate_path(hypernet.knot_anchors())
     assert len(path) == 1 and path[0][:2] == (0.0, 1.0)
     assert path[0][2] == genotype_at(hypernet.knot_anchors(), 0.3)
+
+
+def test_path_index_and_interval_middle_on_a_hand_made_path():
+    from skhypernas.path import interval_middle, path_index
+
+    path = {
+        "lambda_min": np.array([1e-8, 1e-7, 1e-5]),
+        "lambda_max": np.array([1e-7, 1e-5, 1e-4]),
+        "n_parameters": np.array([900, 500, 100]),
+        "accuracy": np.array([0.9, 0.9, 0.5]),
+    }
+    assert [path_index(path, lam) for lam in (1e-8, 5e-8, 1e-7, 2e-7, 1e-5, 1e-4)] == [0, 0, 0, 1, 1, 2]
+    assert path_index(path, "best") == 1  # tie on accuracy: fewer parameters
+    assert interval_middle(path, 1) == pytest.approx(1e-6)
+    assert path_index(path, interval_middle(path, 2)) == 2
+
+
+def test_complexity_path_is_what_the_estimator_stores(fitted, digits):
+    import copy
+
+    from skhypernas.path import complexity_path
+
+    X, _ = digits
+    clf = copy.deepcopy(fitted)
+    x = torch.as_tensor(X[:64]).reshape(-1, *clf.image_shape_)
+    y = torch.as_tensor(clf.predict(X[:64])).long()
+    path, buffers = complexity_path(clf.supernet_, clf.hypernet_, x, x, y, batch_size=32)
+    assert set(path) == set(clf.complexity_path_)
+    for key in ("lambda_min", "lambda_max", "n_parameters", "genotype"):
+        assert list(path[key]) == list(clf.complexity_path_[key])
+    assert len(buffers) == len(path["genotype"]) and all(isinstance(b, dict) for b in buffers)

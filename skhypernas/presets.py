@@ -1,0 +1,22 @@
+"""Named settings of :class:`~skhypernas.HyperDARTSClassifier` for the command line and
+the experiment.
+
+- ``"cpu"``: a search of about 25 minutes on a 2-core CPU with AVX-512 (about 4x that
+  on a 2-core AVX2 host; ``docs/benchmarks.md``), tuned by the trials recorded there;
+- ``"paper"``: the authors' GPU-sized setting (16 channels, 50 epochs, second order).
+"""
+
+PRESETS = {
+    "cpu": dict(
+        channels=8,
+        max_epochs=4,
+        batch_size=64,
+        lr=0.3,
+        warmup_fraction=0.5,
+        arch_lr=1e-2,
+        temperature_start=5.0,
+        lambda_range=(1e-8, 1e-4),
+        path_samples=1024,
+    ),
+    "paper": dict(channels=16, max_epochs=50, second_order=True),
+}
