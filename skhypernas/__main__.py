@@ -93,7 +93,12 @@ def main(argv=None):
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"\nwrote complexity_path.png, .json, .csv and the cell drawings to {args.output}")
+    # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.
+    model = clf.save(args.output / "model.skh")
+    print(f"\nwrote complexity_path.png, .json, .csv, the cell drawings and model.skh to {args.output}")
+    print("load it and predict with:")
+    print(f'    clf = skhypernas.load("{model}")')
+    print('    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit')
 
 
 if __name__ == "__main__":

@@ -20,6 +20,12 @@ def test_main_job_prints_and_writes_the_path(tmp_path, capsys):
     assert path and all(row["n_parameters"] > 0 and 0 <= row["heldout_accuracy"] <= 1 for row in path)
     # Both ends of the range are scored on the test set.
     assert path[0]["test_accuracy"] is not None and path[-1]["test_accuracy"] is not None
+    # The model is kept, and the printed lines load it.
+    import skhypernas
+
+    assert f'skhypernas.load("{tmp_path / "model.skh"}")' in out
+    clf = skhypernas.load(tmp_path / "model.skh")
+    assert [g.to_json() for g in clf.complexity_path_["genotype"]] == [row["genotype"] for row in path]
     for name in ("complexity_path.png", "complexity_path.csv", "cells_smallest_lambda.png", "cells_largest_lambda.png"):
         assert (tmp_path / name).stat().st_size > 0
 
