@@ -3,8 +3,11 @@ device placement, a seeded torch scope, and prediction through ``network_``."""
 
 import contextlib
 import dataclasses
+import functools
 import math
 import threading
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -109,6 +112,17 @@ SEARCH_CONSTRAINTS = {
 }
 
 
+@functools.cache
+def cpu_has_bfloat16():
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as Linux reports
+    it; unknown elsewhere, where it answers True so that no warning is wrong."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
 def search_settings(estimator, **fixed):
     """:class:`SearchSettings` from a search estimator's parameters of the same names.
 
@@ -122,6 +136,14 @@ def search_settings(estimator, **fixed):
     params = {name: getattr(estimator, name) for name in names}
     mixed = estimator.mixed_precision
     params["mixed_precision"] = estimator.device_.type == "cuda" if mixed == "auto" else bool(mixed)
+    if params["mixed_precision"] and estimator.device_.type == "cpu" and not cpu_has_bfloat16():
+        warnings.warn(
+            "mixed_precision=True on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): "
+            "bfloat16 is emulated there and the search runs slower than in float32; "
+            "set mixed_precision=False",
+            UserWarning,
+            stacklevel=3,
+        )
     return SearchSettings(epochs=estimator.max_epochs, arch_betas=tuple(estimator.arch_betas), **{**params, **fixed})
 
 

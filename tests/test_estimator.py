@@ -382,3 +382,18 @@ def test_path_scoring_batches_like_predict(monkeypatch):
     HyperDARTSClassifier(random_state=0, **TINY).fit(X, y)
     # Recalibration and scoring of every path entry, 30 images each: 12, 12 and 6.
     assert max(seen) == 12 and 6 in seen
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_mixed_precision_warns_on_a_cpu_without_bfloat16(digits, monkeypatch, native):
+    import warnings
+
+    from skhypernas import _base
+
+    monkeypatch.setattr(_base, "cpu_has_bfloat16", lambda: native)
+    X, y = small(*digits, n=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        HyperDARTSClassifier(mixed_precision=True, random_state=0, **TINY).fit(X, y)
+    slower = [w for w in caught if "without bfloat16" in str(w.message)]
+    assert len(slower) == (0 if native else 1)
