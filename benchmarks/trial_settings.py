@@ -18,11 +18,11 @@ import time
 import torch
 
 from skhypernas import HyperDARTSClassifier
-from skhypernas.presets import PRESETS
 from skhypernas._base import predict_batch_size
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
 from skhypernas.path import genotype_at
+from skhypernas.presets import PRESETS
 
 BASE = dict(PRESETS["cpu"], max_epochs=1, lr=0.1, temperature_start=1.0, path_samples=256, device="cpu")
 

@@ -98,7 +98,7 @@ def main(argv=None):
     print(f"\nwrote complexity_path.png, .json, .csv, the cell drawings and model.skh to {args.output}")
     print("load it and predict with:")
     print(f'    clf = skhypernas.load("{model}")')
-    print('    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit')
+    print("    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit")
 
 
 if __name__ == "__main__":

@@ -413,7 +413,9 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         self.genotype_ = genotype
         self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
         self.complexity_ = (
-            interval_middle(self.complexity_path_, index) if isinstance(self.complexity, str) else float(self.complexity)
+            interval_middle(self.complexity_path_, index)
+            if isinstance(self.complexity, str)
+            else float(self.complexity)
         )
         # What ``network_`` was derived for: predict re-derives when ``complexity``
         # was assigned directly since.
