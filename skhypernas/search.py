@@ -8,16 +8,15 @@ loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled f
 import contextlib
 import copy
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .persistence import Checkpoint  # noqa: F401  (imported from here before)
 from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
 
 
@@ -443,42 +442,6 @@ class BilevelSearch:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.loop = dict(state["loop"], val_order=state["loop"]["val_order"].numpy())
         self.loop["history"] = [dict(h) for h in self.loop["history"]]
-
-
-class Checkpoint:
-    """A search's state in one file, written atomically (write, then rename).
-
-    Parameters
-    ----------
-    path : path-like
-    fingerprint : str
-        What the search was started with (settings, data shape); a checkpoint with
-        another fingerprint is refused rather than silently resumed.
-    """
-
-    def __init__(self, path, fingerprint):
-        self.path, self.fingerprint = Path(path), fingerprint
-
-    def exists(self):
-        return self.path.is_file()
-
-    def save(self, state):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(dict(state, fingerprint=self.fingerprint, format=1), tmp)
-        os.replace(tmp, self.path)
-
-    def load(self):
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several kinds on a damaged file
-            raise ValueError(f"checkpoint {self.path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
-        if state.get("fingerprint") != self.fingerprint:
-            raise ValueError(
-                f"checkpoint {self.path} belongs to another search (other data or settings); "
-                "remove it or use another checkpoint_dir"
-            )
-        return state
 
 
 def _duration(seconds):

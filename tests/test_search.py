@@ -244,7 +244,7 @@ def test_fixed_lambda_is_used_at_every_step():
 
 
 def test_early_stopping_count_is_in_the_checkpoint_of_its_epoch(tmp_path):
-    from skhypernas.search import Checkpoint
+    from skhypernas.persistence import Checkpoint
 
     checkpoint = Checkpoint(tmp_path / "search.pt", "fingerprint")
     search, x, y = tiny_search(batch_size=6, epochs=2, early_stopping_patience=5)
