@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
@@ -32,6 +31,7 @@ from .derived import DerivedNetwork, recalibrate_batch_norm
 from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
 from .path import enumerate_path
+from .reporting import Reporter
 from .search import BilevelSearch, Checkpoint
 from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
@@ -319,8 +319,9 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             self.supernet_ = _to_device(SearchNetwork(config), self.device_)
             self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
             search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
+            reporter = Reporter(self.verbose, self.max_epochs, "search")
             self.history_ = search.run(
-                x_train, y_train, x_val, y_val, checkpoint=checkpoint, resume=self.warm_start, **self._reporters()
+                x_train, y_train, x_val, y_val, reporter=reporter, checkpoint=checkpoint, resume=self.warm_start
             )
             calibration = x_train[torch.as_tensor(rng.permutation(len(x_train))[: self.path_samples])]
             scoring = val_idx[: self.path_samples]
@@ -338,15 +339,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         return json.dumps(
             dict(params=params, shape=list(X.shape), data=digest.hexdigest()), sort_keys=True, default=repr
         )
-
-    def _reporters(self):
-        if not self.verbose:
-            return {}
-
-        def progress(steps, epoch):
-            return tqdm(steps, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False, unit="step")
-
-        return dict(progress=progress, log=tqdm.write)
 
     def _score_path(self, calibration, x_score, y_score):
         """Enumerate the path; give each entry its parameters, batch-norm statistics and accuracy."""

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .persistence import Checkpoint  # noqa: F401  (imported from here before)
 from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
+from .reporting import Reporter
 
 
 @dataclass
@@ -50,13 +51,6 @@ class SearchSettings:
     fixed_lambda: float = None
     mixed_precision: bool = False
     early_stopping_patience: int = None
-
-
-#: Columns of the per-epoch table that ``run`` logs.
-EPOCH_TABLE_HEADER = (
-    f"{'epoch':7s} {'train loss':>10s} {'arch loss':>9s} {'arch acc':>8s} {'temp':>6s}  "
-    f"{'lam min':>8s} {'lam med':>8s} {'lam max':>8s} {'seconds':>8s}"
-)
 
 
 @contextlib.contextmanager
@@ -253,7 +247,7 @@ class BilevelSearch:
         hypergrad = [d - eta * (gp - gm) / (2 * eps) for d, gp, gm in zip(direct, plus, minus)]
         return hypergrad, loss.detach(), logits.detach()
 
-    def run(self, x_train, y_train, x_val, y_val, progress=None, log=None, checkpoint=None, resume=False):
+    def run(self, x_train, y_train, x_val, y_val, reporter=None, checkpoint=None, resume=False):
         """The whole search; returns the per-epoch history (a list of dicts).
 
         The first ``settings.warmup_fraction`` of the steps train only the weights
@@ -264,10 +258,8 @@ class BilevelSearch:
         ----------
         x_train, y_train, x_val, y_val : torch.Tensor
             The weight half and the architecture half.
-        progress : callable, optional
-            ``progress(steps, epoch)`` wraps each epoch's step iterator (a progress bar).
-        log : callable, optional
-            Receives the time estimate and one line per epoch.
+        reporter : Reporter, optional
+            Shows the progress, the time estimate and one line per epoch; default: silent.
         checkpoint : Checkpoint, optional
             Written after every epoch.
         resume : bool
@@ -290,12 +282,12 @@ class BilevelSearch:
         # short search (one or two epochs on a CPU) still anneals both fully.
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, total, s.lr_min)
         self.loop = dict(epoch=0, done=0, history=[], val_order=self.rng.permutation(n_val), val_pos=0)
+        if reporter is None:
+            reporter = Reporter(0, s.epochs, "search")
         if resume and checkpoint is not None and checkpoint.exists():
             self.load_state_dict(checkpoint.load())
-            if log is not None:
-                log(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
-        start, warmup_end = time.perf_counter(), 0.0
-        table_started = False
+            reporter.write(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
+        start = time.perf_counter()
         snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
         try:
             while self.loop["epoch"] < s.epochs:
@@ -305,8 +297,7 @@ class BilevelSearch:
                 order = self.rng.permutation(n_train)
                 sums = dict(train_loss=0.0, arch_loss=0.0, correct=0, seen=0, steps=0, arch_steps=0)
                 lambdas, temperatures = [], []
-                iterator = range(steps) if progress is None else progress(range(steps), epoch)
-                for step in iterator:
+                for step in reporter.epoch_steps(range(steps), epoch):
                     if loop["val_pos"] + batch > n_val:
                         loop["val_order"], loop["val_pos"] = self.rng.permutation(n_val), 0
                     tb = order[step * batch : (step + 1) * batch]
@@ -337,15 +328,7 @@ class BilevelSearch:
                     done = loop["done"] = done + 1
                     sums["steps"] += 1
                     elapsed = time.perf_counter() - start
-                    if done == warmup:
-                        warmup_end = elapsed
-                    if log is not None and done in (min(5, total), min(warmup + 5, total)) and done > warmup:
-                        # Steps with an architecture update cost about twice a warm-up step.
-                        rate = (elapsed - warmup_end) / (done - warmup)
-                        estimate = warmup_end + rate * (total - warmup)
-                        log(f"estimated search time: {_duration(estimate)} ({steps} steps x {s.epochs} epochs)")
-                    elif log is not None and done == 5 and warmup >= 5:
-                        log(f"warm-up of {warmup} weight-only steps: about {_duration(elapsed / 5 * warmup)}")
+                    reporter.estimate_time(done, elapsed, steps, warmup)
                     if s.max_time is not None and elapsed > s.max_time:
                         break
                 n = max(1, sums["steps"])
@@ -369,26 +352,15 @@ class BilevelSearch:
                 snapshot = copy.deepcopy(self.state_dict())
                 if checkpoint is not None:
                     checkpoint.save(snapshot)
-                if log is not None:
-                    h = loop["history"][-1]
-                    if not table_started:
-                        log(EPOCH_TABLE_HEADER)
-                        table_started = True
-                    log(
-                        f"{h['epoch']:3d}/{s.epochs:<3d} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
-                        f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
-                        f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
-                    )
+                reporter.search_epoch(loop["history"][-1])
                 if stop_early:
-                    if log is not None:
-                        log(
-                            f"held-out loss not improved for {s.early_stopping_patience} epochs: "
-                            f"search stopped after epoch {epoch + 1}"
-                        )
+                    reporter.write(
+                        f"held-out loss not improved for {s.early_stopping_patience} epochs: "
+                        f"search stopped after epoch {epoch + 1}"
+                    )
                     break
                 if s.max_time is not None and time.perf_counter() - start > s.max_time:
-                    if log is not None:
-                        log(f"max_time={s.max_time}s reached after epoch {epoch + 1}: search stopped")
+                    reporter.write(f"max_time={s.max_time}s reached after epoch {epoch + 1}: search stopped")
                     break
         except KeyboardInterrupt:
             if snapshot is None:
@@ -442,11 +414,3 @@ class BilevelSearch:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.loop = dict(state["loop"], val_order=state["loop"]["val_order"].numpy())
         self.loop["history"] = [dict(h) for h in self.loop["history"]]
-
-
-def _duration(seconds):
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
