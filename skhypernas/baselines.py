@@ -517,7 +517,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             supernet = _to_device(SearchNetwork(config), self.device_)
             # One knot: alpha is a free parameter whatever lambda is.
             hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), settings.lambda_range, n_knots=1)
-            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng)
+            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, len(x_train), len(val_idx))
             reporter = Reporter(self.verbose, self.max_epochs, "search")
             self.history_ = search.run(x_train, y_train, x_all[val_idx], y_all[val_idx], reporter)
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()

@@ -318,7 +318,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         with seeded_torch(rng, self.device_, self.deterministic):
             self.supernet_ = _to_device(SearchNetwork(config), self.device_)
             self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
-            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
+            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, len(x_train), len(x_val))
             reporter = Reporter(self.verbose, self.max_epochs, "search")
             self.history_ = search.run(
                 x_train, y_train, x_val, y_val, reporter=reporter, checkpoint=checkpoint, resume=self.warm_start

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .reporting import Reporter
+from .stopping import TimeBudget
 
 
 @dataclass
@@ -84,7 +85,7 @@ def train_network(net, x, y, settings, rng, reporter=None):
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total, s.lr_min)
     if reporter is None:
         reporter = Reporter(0, s.epochs, "training")
-    history, done, start = [], 0, time.perf_counter()
+    history, done, budget = [], 0, TimeBudget(s.max_time)
     net.train()
     try:
         for epoch in range(s.epochs):
@@ -113,7 +114,7 @@ def train_network(net, x, y, settings, rng, reporter=None):
                 loss_sum += loss.item()
                 correct += (logits.argmax(1) == yb).sum().item()
                 seen += len(yb)
-                if s.max_time is not None and time.perf_counter() - start > s.max_time:
+                if budget.spent():
                     break
             history.append(
                 dict(
@@ -127,7 +128,7 @@ def train_network(net, x, y, settings, rng, reporter=None):
                 )
             )
             reporter.training_epoch(history[-1])
-            if s.max_time is not None and time.perf_counter() - start > s.max_time:
+            if budget.spent():
                 reporter.write(f"max_time={s.max_time}s reached after epoch {epoch + 1}: training stopped")
                 break
     finally:
