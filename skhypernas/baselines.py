@@ -515,8 +515,8 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         settings = search_settings(self, relaxation="softmax", fixed_lambda=float(self.complexity))
         with seeded_torch(rng, self.device_):
             supernet = _to_device(SearchNetwork(config), self.device_)
-            # One knot: alpha is a free parameter whatever lambda is.
-            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), settings.lambda_range, n_knots=1)
+            # One knot: alpha is a free parameter whatever lambda is; the range is never used.
+            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), n_knots=1)
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, len(x_train), len(val_idx))
             reporter = Reporter(self.verbose, self.max_epochs, "search")
             self.history_ = search.run(x_train, y_train, x_all[val_idx], y_all[val_idx], reporter)

@@ -309,7 +309,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             mixed_precision=self.device_.type == "cuda" if self.mixed_precision == "auto" else self.mixed_precision,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
-            lambda_range=lambda_range,
             early_stopping_patience=self.early_stopping_patience,
         )
         checkpoint = None

@@ -40,14 +40,13 @@ class SearchSettings:
     warmup_fraction: float = 0.0
     temperature_start: float = 1.0
     temperature_end: float = 0.2
-    lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
     #: "gumbel": per-example Gumbel-softmax samples (the proposed method);
     #: "hard": one straight-through Gumbel sample per batch, only its operations run
     #: (GDAS' estimator, a faster approximation);
     #: "softmax": the deterministic ``softmax(alpha)`` mixture of plain DARTS.
     relaxation: str = "gumbel"
-    #: A lambda used at every step instead of drawing one from ``lambda_range``
+    #: A lambda used at every step instead of drawing one from the hypernetwork's range
     #: (DARTS with a fixed complexity term; 0 turns the term off).
     fixed_lambda: float = None
     mixed_precision: bool = False
@@ -146,6 +145,7 @@ class BilevelSearch:
     ----------
     supernet : SearchNetwork
     hypernet : PiecewiseLinearHypernet
+        Lambdas are drawn log-uniformly over its ``log_range``.
     settings : SearchSettings
     rng : numpy.random.RandomState
         Draws batches and lambdas; torch's global generator draws the Gumbel noise.
@@ -167,7 +167,6 @@ class BilevelSearch:
             hypernet.parameters(), s.arch_lr, betas=tuple(s.arch_betas), weight_decay=s.arch_weight_decay
         )
         self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
-        self.log_range = tuple(math.log10(v) for v in s.lambda_range)
         if s.relaxation not in ("gumbel", "hard", "softmax"):
             raise ValueError(f'relaxation must be "gumbel", "hard" or "softmax"; got {s.relaxation!r}')
         self.n_train, self.n_val = n_train, n_val
@@ -184,9 +183,11 @@ class BilevelSearch:
         self.loop = dict(epoch=0, done=0, history=[], val_order=rng.permutation(n_val), val_pos=0)
 
     def sample_lambda(self):
+        """The step's lambda: ``settings.fixed_lambda``, or log-uniform over the hypernetwork's range."""
         if self.settings.fixed_lambda is not None:
             return float(self.settings.fixed_lambda)
-        return 10.0 ** self.rng.uniform(*self.log_range)
+        # The hypernetwork's own log mapping, so the lambdas drawn are those its knots span.
+        return 10.0 ** self.rng.uniform(*self.hypernet.log_range)
 
     def gumbel(self, batch):
         """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.

@@ -275,3 +275,12 @@ def test_run_refuses_halves_of_other_sizes_than_it_was_set_up_for():
     search, x, y = tiny_search()
     with pytest.raises(ValueError, match="set up for halves of 6 and 6"):
         search.run(x[:3], y[:3], x, y)
+
+
+def test_lambdas_are_drawn_log_uniformly_over_the_hypernetworks_range():
+    search, _, _ = tiny_search()
+    n_edges = search.hypernet.anchors.shape[2]
+    search.hypernet = PiecewiseLinearHypernet(n_edges, len(PRIMITIVES), (1e-4, 1e-2))
+    logs = np.log10([search.sample_lambda() for _ in range(400)])
+    assert -4 <= logs.min() < -3.9 and -2.1 < logs.max() <= -2
+    assert abs(np.median(logs) + 3) < 0.2
