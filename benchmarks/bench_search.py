@@ -118,8 +118,9 @@ def measure(variant, args):
     x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
     y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)
     settings = dict(batch_size=args.batch_size, **VARIANTS[variant])
-    first = BilevelSearch(supernet, hypernet, SearchSettings(**settings), rng)
-    second = BilevelSearch(supernet, hypernet, SearchSettings(**settings, second_order=True), rng)
+    n = args.batch_size  # the steps are timed on one batch of each half
+    first = BilevelSearch(supernet, hypernet, SearchSettings(**settings), rng, n, n)
+    second = BilevelSearch(supernet, hypernet, SearchSettings(**settings, second_order=True), rng, n, n)
     lam, t = 1e-8, 0.5
     supernet.train()
     result = dict(

@@ -17,7 +17,6 @@ import json
 
 import torch
 from sklearn.utils import check_random_state
-from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (
@@ -35,6 +34,7 @@ from ._params import Interval, check_params
 from .derived import DerivedNetwork, iter_batches, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
 from .path import genotype_at
+from .reporting import Reporter
 from .search import BilevelSearch
 from .search_space import PRIMITIVES, Genotype, NetworkConfig
 from .supernet import SearchNetwork
@@ -64,16 +64,6 @@ def as_genotype(value):
     if genotype.n_nodes == 0:
         raise ValueError("genotype has no intermediate nodes; a cell needs at least one")
     return genotype
-
-
-def _reporters(verbose, epochs, what):
-    if not verbose:
-        return {}
-
-    def progress(steps, epoch):
-        return tqdm(steps, desc=f"{what} epoch {epoch + 1}/{epochs}", leave=False, unit="step")
-
-    return dict(progress=progress, log=tqdm.write)
 
 
 _TRAINING_CONSTRAINTS = {
@@ -153,8 +143,8 @@ class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
         with seeded_torch(rng, self.device_):
             net = _to_device(DerivedNetwork(genotype, config), self.device_)
             labels = torch.as_tensor(y, dtype=torch.long, device=self.device_)
-            reporters = _reporters(self.verbose, self.max_epochs, "training")
-            self.history_ = train_network(net, self._image_tensor(X), labels, settings, rng, **reporters)
+            reporter = Reporter(self.verbose, self.max_epochs, "training")
+            self.history_ = train_network(net, self._image_tensor(X), labels, settings, rng, reporter)
         self.network_ = net
         self.genotype_ = genotype
         self.n_parameters_ = genotype.n_parameters(config)
@@ -518,9 +508,10 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             supernet = _to_device(SearchNetwork(config), self.device_)
             # One knot: alpha is a free parameter whatever lambda is, so any range does.
             hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), n_knots=1)
-            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng)
-            reporters = _reporters(self.verbose, self.max_epochs, "search")
-            self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, **reporters)
+            n_train, n_val = len(data.x_train), len(data.x_val)
+            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val)
+            reporter = Reporter(self.verbose, self.max_epochs, "search")
+            self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
             self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []

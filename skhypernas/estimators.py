@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from . import persistence
 from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: public here before)
@@ -33,6 +32,7 @@ from .derived import DerivedNetwork
 from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
 from .path import complexity_path, interval_middle, path_index
+from .reporting import Reporter
 from .search import BilevelSearch, Checkpoint
 from .search_space import PRIMITIVES, NetworkConfig
 from .supernet import SearchNetwork
@@ -287,7 +287,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             relaxation=self.relaxation,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
-            lambda_range=lambda_range,
             early_stopping_patience=self.early_stopping_patience,
         )
         checkpoint = None
@@ -296,15 +295,16 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         with seeded_torch(rng, self.device_, self.deterministic):
             self.supernet_ = _to_device(SearchNetwork(config), self.device_)
             self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
-            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng)
+            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, len(data.x_train), len(data.x_val))
+            reporter = Reporter(self.verbose, self.max_epochs, "search")
             self.history_ = search.run(
                 data.x_train,
                 data.y_train,
                 data.x_val,
                 data.y_val,
+                reporter=reporter,
                 checkpoint=checkpoint,
                 resume=self.warm_start,
-                **self._reporters(),
             )
             calibration = calibration_images(data.x_train, self.path_samples, rng)
             n = self.path_samples
@@ -329,15 +329,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         return json.dumps(
             dict(params=params, shape=list(X.shape), data=digest.hexdigest()), sort_keys=True, default=repr
         )
-
-    def _reporters(self):
-        if not self.verbose:
-            return {}
-
-        def progress(steps, epoch):
-            return tqdm(steps, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False, unit="step")
-
-        return dict(progress=progress, log=tqdm.write)
 
     # -- choosing an architecture -----------------------------------------------
 

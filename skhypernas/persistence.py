@@ -124,6 +124,30 @@ def _saveable_params(estimator):
 # -- the file format --------------------------------------------------------------
 
 
+def atomic_save(obj, path):
+    """``torch.save`` ``obj`` to ``path`` by way of ``path.tmp`` and a rename.
+
+    A crash or a kill mid-write leaves the previous file (or none) under the real
+    name, never a half-written one.
+
+    Parameters
+    ----------
+    obj : object
+        Anything ``torch.save`` accepts.
+    path : path-like
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def save(estimator, path):
     """Write a fitted estimator to ``path`` without pickle.
 
@@ -149,11 +173,7 @@ def save(estimator, path):
         "state": json.dumps(_encode(estimator._fitted_state(), tensors)),
     }
     payload["tensors"] = tensors
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # never leave a half-written model under the real name
-    return path
+    return atomic_save(payload, path)
 
 
 def load(path, *, device=None):
@@ -208,6 +228,49 @@ def load(path, *, device=None):
         estimator.device_ = torch.device(device)  # asked for explicitly: no silent fallback
     estimator._restore_fitted_state(state)
     return estimator
+
+
+# -- search checkpoints -----------------------------------------------------------
+
+
+class Checkpoint:
+    """A search's state in one file, written atomically (see :func:`atomic_save`).
+
+    Parameters
+    ----------
+    path : path-like
+    fingerprint : str
+        What the search was started with (settings, data shape); a checkpoint with
+        another fingerprint is refused rather than silently resumed.
+    """
+
+    #: Version of the checkpoint's layout, stored in the file.
+    version = 1
+
+    def __init__(self, path, fingerprint):
+        self.path, self.fingerprint = Path(path), fingerprint
+
+    def exists(self):
+        """Whether a checkpoint file is there to resume from."""
+        return self.path.is_file()
+
+    def save(self, state):
+        """Write ``state`` (a search's ``state_dict()``) with the fingerprint beside it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save(dict(state, fingerprint=self.fingerprint, format=self.version), self.path)
+
+    def load(self):
+        """The saved state; a damaged file or another search's is a ValueError."""
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several kinds on a damaged file
+            raise ValueError(f"checkpoint {self.path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        if state.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"checkpoint {self.path} belongs to another search (other data or settings); "
+                "remove it or use another checkpoint_dir"
+            )
+        return state
 
 
 # -- pickle -----------------------------------------------------------------------

@@ -8,17 +8,18 @@ loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled f
 import contextlib
 import copy
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .persistence import Checkpoint  # noqa: F401  (imported from here before)
 from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
+from .reporting import Reporter
+from .stopping import TimeBudget, no_longer_improving
 
 
 @dataclass
@@ -39,25 +40,17 @@ class SearchSettings:
     warmup_fraction: float = 0.0
     temperature_start: float = 1.0
     temperature_end: float = 0.2
-    lambda_range: tuple = (1e-10, 1e-6)
     max_time: float = None
     #: "gumbel": per-example Gumbel-softmax samples (the proposed method);
     #: "hard": one straight-through Gumbel sample per batch, only its operations run
     #: (GDAS' estimator, a faster approximation);
     #: "softmax": the deterministic ``softmax(alpha)`` mixture of plain DARTS.
     relaxation: str = "gumbel"
-    #: A lambda used at every step instead of drawing one from ``lambda_range``
+    #: A lambda used at every step instead of drawing one from the hypernetwork's range
     #: (DARTS with a fixed complexity term; 0 turns the term off).
     fixed_lambda: float = None
     mixed_precision: bool = False
     early_stopping_patience: int = None
-
-
-#: Columns of the per-epoch table that ``run`` logs.
-EPOCH_TABLE_HEADER = (
-    f"{'epoch':7s} {'train loss':>10s} {'arch loss':>9s} {'arch acc':>8s} {'temp':>6s}  "
-    f"{'lam min':>8s} {'lam med':>8s} {'lam max':>8s} {'seconds':>8s}"
-)
 
 
 @contextlib.contextmanager
@@ -96,22 +89,75 @@ class ComplexityRegularizer:
         return (probs * self.table.to(alpha.dtype)).sum(dim=(-3, -2, -1))
 
 
+class EpochRecord:
+    """One epoch's running sums, and the history entry they make.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, counted from 0.
+    """
+
+    def __init__(self, epoch):
+        self.epoch, self.start = epoch, time.perf_counter()
+        self.train_loss, self.arch_loss = 0.0, 0.0
+        self.correct, self.seen, self.steps, self.arch_steps = 0, 0, 0, 0
+        self.lambdas, self.temperatures = [], []
+
+    def add(self, step):
+        """Count one :meth:`BilevelSearch.train_step` result."""
+        self.lambdas.append(step["lambda"])
+        self.temperatures.append(step["temperature"])
+        if step["arch_loss"] is not None:
+            self.arch_loss += step["arch_loss"]
+            self.correct += step["correct"]
+            self.seen += step["seen"]
+            self.arch_steps += 1
+        self.train_loss += step["train_loss"]
+        self.steps += 1
+
+    def entry(self):
+        """The history dict: mean losses, accuracy, the last temperature, the lambdas' spread."""
+        return dict(
+            epoch=self.epoch + 1,
+            train_loss=self.train_loss / max(1, self.steps),
+            arch_loss=self.arch_loss / max(1, self.arch_steps),
+            arch_accuracy=self.correct / max(1, self.seen),
+            temperature=self.temperatures[-1],
+            lambda_median=float(np.median(self.lambdas)),
+            lambda_min=float(np.min(self.lambdas)),
+            lambda_max=float(np.max(self.lambdas)),
+            steps=self.steps,
+            arch_steps=self.arch_steps,
+            seconds=time.perf_counter() - self.start,
+        )
+
+
 class BilevelSearch:
     """Alternating weight and architecture updates of a supernet and its hypernetwork.
+
+    The loop is a chain of small steps, each one overridable: :meth:`run` runs epochs
+    and decides when to stop, :meth:`run_epoch` runs one epoch's steps, and
+    :meth:`train_step` is one step of the maths (an architecture step past the
+    warm-up, then a weight step).
 
     Parameters
     ----------
     supernet : SearchNetwork
     hypernet : PiecewiseLinearHypernet
+        Lambdas are drawn log-uniformly over its ``log_range``.
     settings : SearchSettings
     rng : numpy.random.RandomState
         Draws batches and lambdas; torch's global generator draws the Gumbel noise.
+    n_train, n_val : int
+        Sizes of the weight half and the architecture half that :meth:`run` gets;
+        they fix the batches per epoch and so the schedules.
     """
 
     #: DARTS' step for the finite-difference Hessian-vector product: ``e = scale / |v|``.
     finite_difference_scale = 0.01
 
-    def __init__(self, supernet, hypernet, settings, rng):
+    def __init__(self, supernet, hypernet, settings, rng, n_train, n_val):
         self.supernet, self.hypernet, self.settings, self.rng = supernet, hypernet, settings, rng
         s = settings
         self.weight_optimizer = torch.optim.SGD(
@@ -121,14 +167,27 @@ class BilevelSearch:
             hypernet.parameters(), s.arch_lr, betas=tuple(s.arch_betas), weight_decay=s.arch_weight_decay
         )
         self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
-        self.log_range = tuple(math.log10(v) for v in s.lambda_range)
         if s.relaxation not in ("gumbel", "hard", "softmax"):
             raise ValueError(f'relaxation must be "gumbel", "hard" or "softmax"; got {s.relaxation!r}')
+        self.n_train, self.n_val = n_train, n_val
+        #: The settings' batch size, capped by the smaller half.
+        self.batch_size = min(s.batch_size, n_train, n_val)
+        self.steps_per_epoch = max(1, n_train // self.batch_size)
+        self.total_steps = self.steps_per_epoch * s.epochs
+        self.warmup_steps = int(s.warmup_fraction * self.total_steps)
+        # The learning rate and the temperature follow their schedules per step, so a
+        # short search (one or two epochs on a CPU) still anneals both fully.
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, self.total_steps, s.lr_min)
+        # Everything a checkpoint must hold to continue exactly, besides modules,
+        # optimisers and generators: see state_dict.
+        self.loop = dict(epoch=0, done=0, history=[], val_order=rng.permutation(n_val), val_pos=0)
 
     def sample_lambda(self):
+        """The step's lambda: ``settings.fixed_lambda``, or log-uniform over the hypernetwork's range."""
         if self.settings.fixed_lambda is not None:
             return float(self.settings.fixed_lambda)
-        return 10.0 ** self.rng.uniform(*self.log_range)
+        # The hypernetwork's own log mapping, so the lambdas drawn are those its knots span.
+        return 10.0 ** self.rng.uniform(*self.hypernet.log_range)
 
     def gumbel(self, batch):
         """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.
@@ -254,7 +313,79 @@ class BilevelSearch:
         hypergrad = [d - eta * (gp - gm) / (2 * eps) for d, gp, gm in zip(direct, plus, minus)]
         return hypergrad, loss.detach(), logits.detach()
 
-    def run(self, x_train, y_train, x_val, y_val, progress=None, log=None, checkpoint=None, resume=False):
+    def temperature(self):
+        """The Gumbel-softmax temperature of the next step, annealed over all steps."""
+        progress = self.loop["done"] / max(1, self.total_steps - 1)
+        return temperature_at(progress, self.settings.temperature_start, self.settings.temperature_end)
+
+    def train_step(self, x, y, x_val, y_val):
+        """One step of the search on a weight batch ``x, y`` and an architecture batch.
+
+        Past the warm-up, an architecture step on ``x_val, y_val``, then a weight step
+        on ``x, y``, both at one freshly drawn lambda. The schedules are not advanced
+        here (see :meth:`run_epoch`).
+
+        Returns
+        -------
+        dict
+            ``lambda``, ``temperature``, ``train_loss``, and ``arch_loss`` (None in
+            the warm-up), ``correct`` and ``seen`` of the architecture batch.
+        """
+        lam, temperature = self.sample_lambda(), self.temperature()
+        out = {"lambda": lam, "temperature": temperature, "arch_loss": None, "correct": 0, "seen": 0}
+        if self.loop["done"] >= self.warmup_steps:
+            out["arch_loss"], out["correct"] = self.arch_step(x_val, y_val, lam, temperature, (x, y))
+            out["seen"] = len(y_val)
+        out["train_loss"] = self.weight_step(x, y, lam, temperature)
+        return out
+
+    def run_epoch(self, x_train, y_train, x_val, y_val, reporter, budget):
+        """One pass over a fresh shuffle of the weight half; returns the epoch's history entry.
+
+        Every step takes the next architecture batch (the held-out half is reshuffled
+        whenever it runs out), runs :meth:`train_step` and advances the schedules.
+        The epoch ends early, recorded as far as it went, once ``budget`` is spent.
+        """
+        record = EpochRecord(self.loop["epoch"])
+        self.supernet.train()
+        order = self.rng.permutation(self.n_train)
+        for step in reporter.epoch_steps(range(self.steps_per_epoch), self.loop["epoch"]):
+            train = order[step * self.batch_size : (step + 1) * self.batch_size]
+            val = self._next_val_batch()
+            result = self.train_step(x_train[train], y_train[train], x_val[val], y_val[val])
+            self._raise_if_diverged(result, step)
+            record.add(result)
+            self.scheduler.step()
+            self.loop["done"] += 1
+            elapsed = budget.elapsed()
+            reporter.estimate_time(self.loop["done"], elapsed, self.steps_per_epoch, self.warmup_steps)
+            if budget.spent(elapsed):
+                break
+        return record.entry()
+
+    def _next_val_batch(self):
+        """Indices of the next architecture batch, in an order kept across epochs."""
+        loop, size = self.loop, self.batch_size
+        if loop["val_pos"] + size > self.n_val:
+            loop["val_order"], loop["val_pos"] = self.rng.permutation(self.n_val), 0
+        index = loop["val_order"][loop["val_pos"] : loop["val_pos"] + size]
+        loop["val_pos"] += size
+        return index
+
+    def _raise_if_diverged(self, result, step):
+        train_loss, arch_loss = result["train_loss"], result["arch_loss"]
+        if math.isfinite(train_loss) and (arch_loss is None or math.isfinite(arch_loss)):
+            return
+        s = self.settings
+        raise FloatingPointError(
+            f"the search diverged at epoch {self.loop['epoch'] + 1}, step {step + 1} "
+            f"(lambda={result['lambda']:.3g}): weight loss {train_loss}, "
+            f"architecture loss {'n/a' if arch_loss is None else arch_loss}. "
+            f"Lower lr (now {s.lr}) or arch_lr (now {s.arch_lr}), narrow lambda_range, "
+            "or standardise X."
+        )
+
+    def run(self, x_train, y_train, x_val, y_val, reporter=None, checkpoint=None, resume=False):
         """The whole search; returns the per-epoch history (a list of dicts).
 
         The first ``settings.warmup_fraction`` of the steps train only the weights
@@ -264,132 +395,51 @@ class BilevelSearch:
         Parameters
         ----------
         x_train, y_train, x_val, y_val : torch.Tensor
-            The weight half and the architecture half.
-        progress : callable, optional
-            ``progress(steps, epoch)`` wraps each epoch's step iterator (a progress bar).
-        log : callable, optional
-            Receives the time estimate and one line per epoch.
+            The weight half and the architecture half, of the sizes given at construction.
+        reporter : Reporter, optional
+            Shows the progress, the time estimate and one line per epoch; default: silent.
         checkpoint : Checkpoint, optional
             Written after every epoch.
         resume : bool
             Start from ``checkpoint`` when it exists.
 
+        Returns
+        -------
+        list of dict
+            Per epoch: ``epoch``, ``train_loss``, ``arch_loss``, ``arch_accuracy``,
+            ``temperature``, ``lambda_median``, ``lambda_min``, ``lambda_max``,
+            ``steps``, ``arch_steps`` and ``seconds``.
+
+        Notes
+        -----
         Stops cleanly after the current step once ``settings.max_time`` seconds have
         passed, and after an epoch once ``settings.early_stopping_patience`` epochs in a
-        row have not lowered the held-out loss (the architecture half's mean
-        cross-entropy, data the weights never train on; warm-up epochs do not count).
-        On KeyboardInterrupt the search rolls back to the end of the last
-        completed epoch, warns and returns; interrupted in the first epoch, it re-raises.
+        row have not lowered the held-out loss (see
+        :func:`~skhypernas.stopping.no_longer_improving`). On KeyboardInterrupt the
+        search rolls back to the end of the last completed epoch, warns and returns;
+        interrupted in the first epoch, it re-raises.
         """
+        self._check_sizes(x_train, x_val)
         s = self.settings
-        n_train, n_val = len(x_train), len(x_val)
-        batch = min(s.batch_size, n_train, n_val)
-        steps = max(1, n_train // batch)
-        total = steps * s.epochs
-        warmup = int(s.warmup_fraction * total)
-        # The learning rate and the temperature follow their schedules per step, so a
-        # short search (one or two epochs on a CPU) still anneals both fully.
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, total, s.lr_min)
-        self.loop = dict(epoch=0, done=0, history=[], val_order=self.rng.permutation(n_val), val_pos=0)
+        reporter = Reporter(0, s.epochs, "search") if reporter is None else reporter
         if resume and checkpoint is not None and checkpoint.exists():
             self.load_state_dict(checkpoint.load())
-            if log is not None:
-                log(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
-        start, warmup_end = time.perf_counter(), 0.0
-        table_started = False
+            reporter.write(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
+        budget = TimeBudget(s.max_time)
         snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
         try:
             while self.loop["epoch"] < s.epochs:
-                loop, epoch = self.loop, self.loop["epoch"]
-                epoch_start = time.perf_counter()
-                self.supernet.train()
-                order = self.rng.permutation(n_train)
-                sums = dict(train_loss=0.0, arch_loss=0.0, correct=0, seen=0, steps=0, arch_steps=0)
-                lambdas, temperatures = [], []
-                iterator = range(steps) if progress is None else progress(range(steps), epoch)
-                for step in iterator:
-                    if loop["val_pos"] + batch > n_val:
-                        loop["val_order"], loop["val_pos"] = self.rng.permutation(n_val), 0
-                    tb = order[step * batch : (step + 1) * batch]
-                    vb = loop["val_order"][loop["val_pos"] : loop["val_pos"] + batch]
-                    loop["val_pos"] += batch
-                    lam = self.sample_lambda()
-                    done = loop["done"]
-                    temperature = temperature_at(done / max(1, total - 1), s.temperature_start, s.temperature_end)
-                    lambdas.append(lam)
-                    temperatures.append(temperature)
-                    xt, yt = x_train[tb], y_train[tb]
-                    if done >= warmup:
-                        arch_loss, correct = self.arch_step(x_val[vb], y_val[vb], lam, temperature, (xt, yt))
-                        sums["arch_loss"] += arch_loss
-                        sums["correct"] += correct
-                        sums["seen"] += len(vb)
-                        sums["arch_steps"] += 1
-                    train_loss = self.weight_step(xt, yt, lam, temperature)
-                    if not math.isfinite(train_loss) or (done >= warmup and not math.isfinite(arch_loss)):
-                        raise FloatingPointError(
-                            f"the search diverged at epoch {epoch + 1}, step {step + 1} (lambda={lam:.3g}): "
-                            f"weight loss {train_loss}, architecture loss {arch_loss if done >= warmup else 'n/a'}. "
-                            f"Lower lr (now {s.lr}) or arch_lr (now {s.arch_lr}), narrow lambda_range, "
-                            "or standardise X."
-                        )
-                    sums["train_loss"] += train_loss
-                    self.scheduler.step()
-                    done = loop["done"] = done + 1
-                    sums["steps"] += 1
-                    elapsed = time.perf_counter() - start
-                    if done == warmup:
-                        warmup_end = elapsed
-                    if log is not None and done in (min(5, total), min(warmup + 5, total)) and done > warmup:
-                        # Steps with an architecture update cost about twice a warm-up step.
-                        rate = (elapsed - warmup_end) / (done - warmup)
-                        estimate = warmup_end + rate * (total - warmup)
-                        log(f"estimated search time: {_duration(estimate)} ({steps} steps x {s.epochs} epochs)")
-                    elif log is not None and done == 5 and warmup >= 5:
-                        log(f"warm-up of {warmup} weight-only steps: about {_duration(elapsed / 5 * warmup)}")
-                    if s.max_time is not None and elapsed > s.max_time:
-                        break
-                n = max(1, sums["steps"])
-                loop["history"].append(
-                    dict(
-                        epoch=epoch + 1,
-                        train_loss=sums["train_loss"] / n,
-                        arch_loss=sums["arch_loss"] / max(1, sums["arch_steps"]),
-                        arch_accuracy=sums["correct"] / max(1, sums["seen"]),
-                        temperature=temperatures[-1],
-                        lambda_median=float(np.median(lambdas)),
-                        lambda_min=float(np.min(lambdas)),
-                        lambda_max=float(np.max(lambdas)),
-                        steps=sums["steps"],
-                        arch_steps=sums["arch_steps"],
-                        seconds=time.perf_counter() - epoch_start,
-                    )
-                )
-                stop_early = self._no_longer_improving()  # before the snapshot: a resume keeps the count
-                loop["epoch"] = epoch + 1
+                self.loop["history"].append(self.run_epoch(x_train, y_train, x_val, y_val, reporter, budget))
+                # Counted before the snapshot, so that a resumed search keeps the count.
+                stalled = no_longer_improving(self.loop, s.early_stopping_patience)
+                self.loop["epoch"] += 1
                 snapshot = copy.deepcopy(self.state_dict())
                 if checkpoint is not None:
                     checkpoint.save(snapshot)
-                if log is not None:
-                    h = loop["history"][-1]
-                    if not table_started:
-                        log(EPOCH_TABLE_HEADER)
-                        table_started = True
-                    log(
-                        f"{h['epoch']:3d}/{s.epochs:<3d} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
-                        f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
-                        f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
-                    )
-                if stop_early:
-                    if log is not None:
-                        log(
-                            f"held-out loss not improved for {s.early_stopping_patience} epochs: "
-                            f"search stopped after epoch {epoch + 1}"
-                        )
-                    break
-                if s.max_time is not None and time.perf_counter() - start > s.max_time:
-                    if log is not None:
-                        log(f"max_time={s.max_time}s reached after epoch {epoch + 1}: search stopped")
+                reporter.search_epoch(self.loop["history"][-1])
+                reason = self._stop_reason(stalled, budget)
+                if reason is not None:
+                    reporter.write(reason)
                     break
         except KeyboardInterrupt:
             if snapshot is None:
@@ -402,17 +452,22 @@ class BilevelSearch:
             )
         return self.loop["history"]
 
-    def _no_longer_improving(self):
-        """Early stopping: count epochs whose held-out loss missed the best so far."""
-        patience, loop = self.settings.early_stopping_patience, self.loop
-        h = loop["history"][-1]
-        if patience is None or h["arch_steps"] == 0:
-            return False
-        if h["arch_loss"] < loop.get("best_arch_loss", math.inf):
-            loop["best_arch_loss"], loop["epochs_without_improvement"] = h["arch_loss"], 0
-        else:
-            loop["epochs_without_improvement"] = loop.get("epochs_without_improvement", 0) + 1
-        return loop["epochs_without_improvement"] >= patience
+    def _check_sizes(self, x_train, x_val):
+        if (len(x_train), len(x_val)) != (self.n_train, self.n_val):
+            raise ValueError(
+                f"the search was set up for halves of {self.n_train} and {self.n_val} examples; "
+                f"run got {len(x_train)} and {len(x_val)}"
+            )
+
+    def _stop_reason(self, stalled, budget):
+        """Why the search ends after the epoch just finished; None to go on."""
+        s, epoch = self.settings, self.loop["epoch"]
+        if stalled:
+            patience = s.early_stopping_patience
+            return f"held-out loss not improved for {patience} epochs: search stopped after epoch {epoch}"
+        if budget.spent():
+            return f"max_time={s.max_time}s reached after epoch {epoch}: search stopped"
+        return None
 
     def state_dict(self):
         """Everything the search needs to continue exactly: weights, optimisers, generators, position."""
@@ -443,47 +498,3 @@ class BilevelSearch:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.loop = dict(state["loop"], val_order=state["loop"]["val_order"].numpy())
         self.loop["history"] = [dict(h) for h in self.loop["history"]]
-
-
-class Checkpoint:
-    """A search's state in one file, written atomically (write, then rename).
-
-    Parameters
-    ----------
-    path : path-like
-    fingerprint : str
-        What the search was started with (settings, data shape); a checkpoint with
-        another fingerprint is refused rather than silently resumed.
-    """
-
-    def __init__(self, path, fingerprint):
-        self.path, self.fingerprint = Path(path), fingerprint
-
-    def exists(self):
-        return self.path.is_file()
-
-    def save(self, state):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(dict(state, fingerprint=self.fingerprint, format=1), tmp)
-        os.replace(tmp, self.path)
-
-    def load(self):
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several kinds on a damaged file
-            raise ValueError(f"checkpoint {self.path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
-        if state.get("fingerprint") != self.fingerprint:
-            raise ValueError(
-                f"checkpoint {self.path} belongs to another search (other data or settings); "
-                "remove it or use another checkpoint_dir"
-            )
-        return state
-
-
-def _duration(seconds):
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .reporting import Reporter
+from .stopping import TimeBudget
+
 
 @dataclass
 class TrainSettings:
@@ -48,7 +51,7 @@ def cutout(x, length):
     return x * (~hole).unsqueeze(1).to(x.dtype)
 
 
-def train_network(net, x, y, settings, rng, progress=None, log=None):
+def train_network(net, x, y, settings, rng, reporter=None):
     """Train ``net`` (a :class:`~skhypernas.derived.DerivedNetwork`) on ``x, y`` in place.
 
     Parameters
@@ -59,10 +62,8 @@ def train_network(net, x, y, settings, rng, progress=None, log=None):
     settings : TrainSettings
     rng : numpy.random.RandomState
         Shuffles the batches; torch's global generator draws cutout and drop-path.
-    progress : callable, optional
-        ``progress(steps, epoch)`` wraps each epoch's step iterator.
-    log : callable, optional
-        Receives one line per epoch.
+    reporter : Reporter, optional
+        Shows a progress bar and one line per epoch; default: silent.
 
     Returns
     -------
@@ -82,15 +83,16 @@ def train_network(net, x, y, settings, rng, progress=None, log=None):
     total = steps * s.epochs
     optimizer = torch.optim.SGD(net.parameters(), s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total, s.lr_min)
-    history, done, start = [], 0, time.perf_counter()
+    if reporter is None:
+        reporter = Reporter(0, s.epochs, "training")
+    history, done, budget = [], 0, TimeBudget(s.max_time)
     net.train()
     try:
         for epoch in range(s.epochs):
             epoch_start = time.perf_counter()
             order = rng.permutation(n)
             loss_sum, correct, seen = 0.0, 0, 0
-            iterator = range(steps) if progress is None else progress(range(steps), epoch)
-            for step in iterator:
+            for step in reporter.epoch_steps(range(steps), epoch):
                 index = torch.as_tensor(order[step * batch : (step + 1) * batch], device=x.device)
                 xb, yb = x[index], y[index]
                 if s.cutout:
@@ -112,7 +114,7 @@ def train_network(net, x, y, settings, rng, progress=None, log=None):
                 loss_sum += loss.item()
                 correct += (logits.argmax(1) == yb).sum().item()
                 seen += len(yb)
-                if s.max_time is not None and time.perf_counter() - start > s.max_time:
+                if budget.spent():
                     break
             history.append(
                 dict(
@@ -125,15 +127,9 @@ def train_network(net, x, y, settings, rng, progress=None, log=None):
                     seconds=time.perf_counter() - epoch_start,
                 )
             )
-            if log is not None:
-                h = history[-1]
-                log(
-                    f"epoch {h['epoch']:3d}/{s.epochs}  train loss {h['train_loss']:.4f}  "
-                    f"train acc {h['train_accuracy']:.4f}  {h['seconds']:.1f}s"
-                )
-            if s.max_time is not None and time.perf_counter() - start > s.max_time:
-                if log is not None:
-                    log(f"max_time={s.max_time}s reached after epoch {epoch + 1}: training stopped")
+            reporter.training_epoch(history[-1])
+            if budget.spent():
+                reporter.write(f"max_time={s.max_time}s reached after epoch {epoch + 1}: training stopped")
                 break
     finally:
         # Whatever happens, the network leaves in inference mode without drop-path.

@@ -228,7 +228,7 @@ def test_cross_validate_scores_every_fold(digits):
 
 
 def test_verbose_reports_progress_and_silence_by_default(digits, capfd):
-    from skhypernas.search import EPOCH_TABLE_HEADER
+    from skhypernas.reporting import EPOCH_TABLE_HEADER
 
     X, y = small(*digits)
     HyperDARTSClassifier(random_state=0, **TINY).fit(X, y)

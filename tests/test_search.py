@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +17,8 @@ def tiny_search(dtype=torch.float32, **settings):
     config = NetworkConfig(in_channels=1, n_classes=3, channels=2, n_cells=3, n_nodes=2)
     supernet = SearchNetwork(config).to(dtype)
     hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), init_scale=0.5).to(dtype)
-    search = BilevelSearch(supernet, hypernet, SearchSettings(**settings), np.random.RandomState(0))
     x = torch.randn(6, 1, 6, 6, dtype=dtype)
+    search = BilevelSearch(supernet, hypernet, SearchSettings(**settings), np.random.RandomState(0), len(x), len(x))
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     return search, x, y
 
@@ -244,7 +246,7 @@ def test_fixed_lambda_is_used_at_every_step():
 
 
 def test_early_stopping_count_is_in_the_checkpoint_of_its_epoch(tmp_path):
-    from skhypernas.search import Checkpoint
+    from skhypernas.persistence import Checkpoint
 
     checkpoint = Checkpoint(tmp_path / "search.pt", "fingerprint")
     search, x, y = tiny_search(batch_size=6, epochs=2, early_stopping_patience=5)
@@ -253,3 +255,32 @@ def test_early_stopping_count_is_in_the_checkpoint_of_its_epoch(tmp_path):
     search.run(x, y, x, y, checkpoint=checkpoint)
     loop = checkpoint.load()["loop"]
     assert loop["best_arch_loss"] == 1.0 and loop["epochs_without_improvement"] == 1
+
+
+def test_state_dict_works_before_run_and_restarts_the_same_search():
+    search, x, y = tiny_search(epochs=2, batch_size=3)
+    state = copy.deepcopy(search.state_dict())
+    assert state["loop"]["epoch"] == state["loop"]["done"] == state["scheduler"]["last_epoch"] == 0
+    expected = search.run(x, y, x, y)
+    again, _, _ = tiny_search(epochs=2, batch_size=3)
+    again.run(x, y, x, y)  # moves everything on: weights, optimisers, generators, loop
+    again.load_state_dict(state)
+    history = again.run(x, y, x, y)
+    assert [dict(h, seconds=0) for h in history] == [dict(h, seconds=0) for h in expected]
+    assert all(torch.equal(a, b) for a, b in zip(again.supernet.parameters(), search.supernet.parameters()))
+    assert torch.equal(again.hypernet.anchors, search.hypernet.anchors)
+
+
+def test_run_refuses_halves_of_other_sizes_than_it_was_set_up_for():
+    search, x, y = tiny_search()
+    with pytest.raises(ValueError, match="set up for halves of 6 and 6"):
+        search.run(x[:3], y[:3], x, y)
+
+
+def test_lambdas_are_drawn_log_uniformly_over_the_hypernetworks_range():
+    search, _, _ = tiny_search()
+    n_edges = search.hypernet.anchors.shape[2]
+    search.hypernet = PiecewiseLinearHypernet(n_edges, len(PRIMITIVES), (1e-4, 1e-2))
+    logs = np.log10([search.sample_lambda() for _ in range(400)])
+    assert -4 <= logs.min() < -3.9 and -2.1 < logs.max() <= -2
+    assert abs(np.median(logs) + 3) < 0.2

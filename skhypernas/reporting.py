@@ -1,0 +1,96 @@
+"""What a fit tells its user while it runs: progress bars, a time estimate, a line per epoch.
+
+The search and the training loop hand everything they would print to a :class:`Reporter`,
+so their code reads as the optimisation alone, and ``verbose=0`` is one silent object
+rather than a test before every print.
+"""
+
+from tqdm.auto import tqdm
+
+#: Columns of the search's per-epoch table.
+EPOCH_TABLE_HEADER = (
+    f"{'epoch':7s} {'train loss':>10s} {'arch loss':>9s} {'arch acc':>8s} {'temp':>6s}  "
+    f"{'lam min':>8s} {'lam med':>8s} {'lam max':>8s} {'seconds':>8s}"
+)
+
+
+class Reporter:
+    """Progress bars and log lines of one fit; silent when ``verbose`` is 0.
+
+    Parameters
+    ----------
+    verbose : int
+        0 prints nothing; anything else shows a tqdm bar per epoch and writes lines
+        with ``tqdm.write`` (so they do not break the bar).
+    epochs : int
+        The fit's number of epochs, shown as ``epoch/epochs``.
+    what : str
+        What runs, for the bars' label: ``"search"`` or ``"training"``.
+    """
+
+    #: After this many timed steps a rate is worth extrapolating.
+    estimate_after = 5
+
+    def __init__(self, verbose, epochs, what):
+        self.verbose, self.epochs, self.what = verbose, epochs, what
+        self._table_started = False
+        self._warmup_end = 0.0
+
+    def epoch_steps(self, steps, epoch):
+        """``steps`` (an iterable) behind a progress bar for 0-based ``epoch``."""
+        if not self.verbose:
+            return steps
+        return tqdm(steps, desc=f"{self.what} epoch {epoch + 1}/{self.epochs}", leave=False, unit="step")
+
+    def write(self, line):
+        """One line of text, printed above any running bar."""
+        if self.verbose:
+            tqdm.write(line)
+
+    def estimate_time(self, done, elapsed, steps, warmup):
+        """The search's running time, extrapolated once a few steps are timed.
+
+        Called after every step. ``done`` steps have run in ``elapsed`` seconds, out
+        of ``steps`` per epoch, the first ``warmup`` of them weight-only.
+        """
+        if not self.verbose:
+            return
+        total, after = steps * self.epochs, self.estimate_after
+        if done == warmup:
+            self._warmup_end = elapsed
+        if done in (min(after, total), min(warmup + after, total)) and done > warmup:
+            # Steps with an architecture update cost about twice a warm-up step, so the
+            # rate is measured on them alone once the warm-up is over.
+            rate = (elapsed - self._warmup_end) / (done - warmup)
+            estimate = self._warmup_end + rate * (total - warmup)
+            self.write(f"estimated search time: {_duration(estimate)} ({steps} steps x {self.epochs} epochs)")
+        elif done == after and warmup >= after:
+            self.write(f"warm-up of {warmup} weight-only steps: about {_duration(elapsed / after * warmup)}")
+
+    def search_epoch(self, record):
+        """One row of the search's table (its header before the first row)."""
+        if not self._table_started:
+            self.write(EPOCH_TABLE_HEADER)
+            self._table_started = True
+        h = record
+        self.write(
+            f"{h['epoch']:3d}/{self.epochs:<3d} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
+            f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
+            f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
+        )
+
+    def training_epoch(self, record):
+        """The training loop's line for one epoch."""
+        h = record
+        self.write(
+            f"epoch {h['epoch']:3d}/{self.epochs}  train loss {h['train_loss']:.4f}  "
+            f"train acc {h['train_accuracy']:.4f}  {h['seconds']:.1f}s"
+        )
+
+
+def _duration(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,62 @@
+"""When a loop stops before its last epoch: a time budget, and early stopping.
+
+Both are small on purpose: the search and the training loop ask them one question
+after a step or an epoch and stop when the answer is yes.
+"""
+
+import math
+import time
+
+
+class TimeBudget:
+    """Seconds since the loop started, against an optional limit.
+
+    Parameters
+    ----------
+    max_time : float or None
+        The limit in seconds; None never runs out.
+    """
+
+    def __init__(self, max_time):
+        self.max_time, self.start = max_time, time.perf_counter()
+
+    def elapsed(self):
+        """Seconds since the budget was created."""
+        return time.perf_counter() - self.start
+
+    def spent(self, elapsed=None):
+        """Whether more than ``max_time`` seconds have passed (``elapsed`` if given)."""
+        if self.max_time is None:
+            return False
+        return (self.elapsed() if elapsed is None else elapsed) > self.max_time
+
+
+def no_longer_improving(loop, patience):
+    """Early stopping on the held-out loss of the epoch just recorded in ``loop``.
+
+    Counts the epochs in a row whose held-out loss (the architecture half's mean
+    cross-entropy) missed the best so far; a loss equal to the best is no
+    improvement. The best and the count live in ``loop``, so a checkpoint of the
+    loop resumes the count. Epochs without architecture steps (warm-up) neither
+    count nor reset.
+
+    Parameters
+    ----------
+    loop : dict
+        The search's loop state: ``history`` and the early-stopping entries.
+    patience : int or None
+        Epochs without improvement that stop the search; None never stops.
+
+    Returns
+    -------
+    bool
+        Whether the search should stop after this epoch.
+    """
+    last = loop["history"][-1]
+    if patience is None or last["arch_steps"] == 0:
+        return False
+    if last["arch_loss"] < loop.get("best_arch_loss", math.inf):
+        loop["best_arch_loss"], loop["epochs_without_improvement"] = last["arch_loss"], 0
+    else:
+        loop["epochs_without_improvement"] = loop.get("epochs_without_improvement", 0) + 1
+    return loop["epochs_without_improvement"] >= patience

@@ -1,0 +1,49 @@
+from skhypernas.reporting import EPOCH_TABLE_HEADER, Reporter
+
+
+def _record(epoch):
+    return dict(
+        epoch=epoch,
+        train_loss=1.5,
+        arch_loss=1.25,
+        arch_accuracy=0.5,
+        temperature=0.7,
+        lambda_min=1e-9,
+        lambda_median=1e-8,
+        lambda_max=1e-7,
+        seconds=2.0,
+        train_accuracy=0.25,
+    )
+
+
+def _report_two_epochs(reporter):
+    for epoch in range(2):
+        for step in reporter.epoch_steps(range(3), epoch):
+            done = epoch * 3 + step + 1
+            reporter.estimate_time(done, 10.0 * done, 3, 0)  # ten seconds a step
+        reporter.search_epoch(_record(epoch + 1))
+        reporter.training_epoch(_record(epoch + 1))
+    reporter.write("done")
+
+
+def test_silent_reporter_prints_nothing_and_passes_steps_through(capsys):
+    reporter = Reporter(0, 2, "search")
+    steps = range(3)
+    assert reporter.epoch_steps(steps, 0) is steps
+    _report_two_epochs(reporter)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_verbose_reporter_writes_the_table_header_once_and_a_row_per_epoch(capsys):
+    _report_two_epochs(Reporter(1, 2, "search"))
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines.count(EPOCH_TABLE_HEADER) == 1
+    rows = [line for line in lines if line.split()[0] in ("1/2", "2/2")]
+    assert [row.split()[0] for row in rows] == ["1/2", "2/2"]
+    assert rows[0].split()[1:] == ["1.5000", "1.2500", "0.5000", "0.700", "1.00e-09", "1.00e-08", "1.00e-07", "2.0"]
+    assert lines.index(EPOCH_TABLE_HEADER) < lines.index(rows[0])
+    assert "epoch   1/2  train loss 1.5000  train acc 0.2500  2.0s" in lines
+    assert "estimated search time: 60 s (3 steps x 2 epochs)" in lines and lines[-1] == "done"
+    assert "search epoch 1/2" in out.err and "search epoch 2/2" in out.err  # the bars
