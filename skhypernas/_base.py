@@ -88,12 +88,10 @@ def network_config(estimator, n_nodes=None):
     )
 
 
-#: Valid values of the parameters that both search estimators (HyperDARTSClassifier
-#: and DARTSClassifier) take; each adds its own.
-SEARCH_CONSTRAINTS = {
+#: Valid values of the parameters that every estimator training a network takes.
+TRAINING_CONSTRAINTS = {
     "channels": Interval("int", 1),
     "n_cells": Interval("int", 1),
-    "n_nodes": Interval("int", 1),
     "stem_multiplier": Interval("int", 1),
     "max_epochs": Interval("int", 1),
     "batch_size": Interval("int", 1),
@@ -102,12 +100,19 @@ SEARCH_CONSTRAINTS = {
     "momentum": Interval("real", 0, 1, open_high=True),
     "weight_decay": Interval("real", 0),
     "grad_clip": Interval("real", 0, open_low=True),
+    "max_time": Interval("real", 0, open_low=True, none_ok=True),
+    "verbose": Interval("int", 0),
+}
+
+#: ... and those that both search estimators (HyperDARTSClassifier and
+#: DARTSClassifier) add; each adds its own besides.
+SEARCH_CONSTRAINTS = {
+    **TRAINING_CONSTRAINTS,
+    "n_nodes": Interval("int", 1),
     "arch_lr": Interval("real", 0, open_low=True),
     "arch_weight_decay": Interval("real", 0),
     "warmup_fraction": Interval("real", 0, 1, open_high=True),
     "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
-    "max_time": Interval("real", 0, open_low=True, none_ok=True),
-    "verbose": Interval("int", 0),
     "mixed_precision": Options("auto", True, False),
 }
 

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from . import persistence
 from ._base import (
     SEARCH_CONSTRAINTS,
+    TRAINING_CONSTRAINTS,
     NetworkClassifierMixin,
     _to_device,
     calibration_images,
@@ -67,20 +68,9 @@ def as_genotype(value):
 
 
 _TRAINING_CONSTRAINTS = {
-    "channels": Interval("int", 1),
-    "n_cells": Interval("int", 1),
-    "stem_multiplier": Interval("int", 1),
-    "max_epochs": Interval("int", 1),
-    "batch_size": Interval("int", 1),
-    "lr": Interval("real", 0, open_low=True),
-    "lr_min": Interval("real", 0),
-    "momentum": Interval("real", 0, 1, open_high=True),
-    "weight_decay": Interval("real", 0),
-    "grad_clip": Interval("real", 0, open_low=True),
+    **TRAINING_CONSTRAINTS,
     "cutout": Interval("int", 0),
     "drop_path": Interval("real", 0, 1, open_high=True),
-    "max_time": Interval("real", 0, open_low=True, none_ok=True),
-    "verbose": Interval("int", 0),
 }
 
 
