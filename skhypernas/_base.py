@@ -23,9 +23,8 @@ from .search_space import NetworkConfig
 
 #: ``predict`` feeds the network at most this many input values per batch.
 PREDICT_BATCH_VALUES = 2**20
-#: ... and at most this many images: on a CPU (2 cores, torch 2.14) a derived
-#: network at 8 channels ran 28x28 images about 3x slower per image in batches of
-#: 1024 than in batches of 64 to 256, whose activations stay in cache.
+#: ... and at most this many images, whose activations stay in a CPU's cache
+#: (docs/benchmarks.md, "Constants chosen by measurement").
 PREDICT_BATCH_IMAGES = 256
 
 
@@ -46,9 +45,9 @@ def resolve_device(device):
 
 
 def _to_device(tensor_or_module, device):
-    # Channels-last runs this search's convolutions faster on a GPU. On the CPU
-    # (torch 2.14) it was 1.5x faster too, but corrupted the heap on 64x64 inputs:
-    # correctness first, so the CPU keeps the default layout.
+    # Channels-last runs this search's convolutions faster on a GPU. On the CPU it
+    # corrupted the heap on 64x64 inputs (docs/benchmarks.md, "Constants chosen by
+    # measurement"): correctness first, so the CPU keeps the default layout.
     tensor_or_module = tensor_or_module.to(device)
     if device.type == "cuda":
         tensor_or_module = tensor_or_module.to(memory_format=torch.channels_last)

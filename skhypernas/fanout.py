@@ -34,8 +34,8 @@ _CONVOLUTIONS = ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 _SEPARABLE = ("sep_conv_3x3", "sep_conv_5x5")
 
 #: Compose depthwise and pointwise into one dense convolution when
-#: ``channels * kernel_height * kernel_width`` is at most this (measured on a 2-core
-#: x86 CPU with torch 2.14: dense wins clearly below, loses above ~800).
+#: ``channels * kernel_height * kernel_width`` is at most this: where dense wins on
+#: the CPU (docs/benchmarks.md, "Constants chosen by measurement").
 DENSE_MAX = 576
 
 
