@@ -24,7 +24,8 @@ setup(
     ],
     extras_require={
         # onnx + onnxruntime: the ONNX export test; dask[distributed]: the test of the
-        # joblib Dask backend that the README shows for spreading a comparison over workers.
+        # joblib Dask backend that the README shows for spreading a comparison over workers;
+        # numpydoc: the test that the public API's docstrings document every parameter.
         "test": [
             "pytest>=7",
             "pandas>=1.5",
@@ -33,6 +34,7 @@ setup(
             "onnx>=1.15",
             "onnxruntime>=1.17",
             "dask[distributed]>=2023.1",
+            "numpydoc>=1.6",
         ],
         # The Sphinx site: numpydoc API pages, the gallery built from examples/, the
         # user guide kept in Markdown (myst-parser).

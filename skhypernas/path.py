@@ -161,5 +161,17 @@ def path_index(path, complexity):
 
 
 def interval_middle(path, index):
-    """The geometric middle of entry ``index``'s lambda interval: a lambda that names it."""
+    """The geometric middle of an entry's lambda interval: a lambda that names it.
+
+    Parameters
+    ----------
+    path : dict of ndarray
+        A complexity path (``complexity_path_``).
+    index : int
+        The entry.
+
+    Returns
+    -------
+    float
+    """
     return float(np.sqrt(path["lambda_min"][index] * path["lambda_max"][index]))

@@ -1,0 +1,47 @@
+"""The public API's docstrings describe every parameter and return value (numpydoc)."""
+
+import inspect
+
+import pytest
+from numpydoc import validate as numpydoc_validate
+
+import skhypernas
+
+#: Missing or unknown parameters, parameters without a type, no Returns section,
+#: no docstring at all.
+CHECKS = {"PR01", "PR02", "PR03", "RT01", "GL08"}
+
+MODULE_FUNCTIONS = [
+    "skhypernas.path.complexity_path",
+    "skhypernas.path.path_index",
+    "skhypernas.path.interval_middle",
+    "skhypernas.datasets.load_fashion_mnist",
+    "skhypernas.datasets.load_train_test",
+    "skhypernas.persistence.save",
+    "skhypernas.load",
+    "skhypernas.plotting.plot_complexity_path",
+    "skhypernas.plotting.plot_accuracy_vs_parameters",
+    "skhypernas.plotting.plot_genotype",
+]
+
+
+def public_api():
+    names = list(MODULE_FUNCTIONS)
+    for cls in (
+        skhypernas.HyperDARTSClassifier,
+        skhypernas.DARTSClassifier,
+        skhypernas.ArchitectureClassifier,
+        skhypernas.RandomArchitectureClassifier,
+    ):
+        names.append(f"skhypernas.{cls.__name__}")
+        for method, member in inspect.getmembers(cls, inspect.isfunction):
+            # The estimators' own public methods, not those scikit-learn documents.
+            if not method.startswith("_") and member.__module__.startswith("skhypernas"):
+                names.append(f"skhypernas.{cls.__name__}.{method}")
+    return names
+
+
+@pytest.mark.parametrize("name", public_api())
+def test_docstring_documents_parameters_and_returns(name):
+    errors = [f"{code}: {message}" for code, message in numpydoc_validate.validate(name)["errors"] if code in CHECKS]
+    assert not errors, f"{name}: " + "; ".join(errors)
