@@ -124,7 +124,7 @@ def cpu_has_bfloat16():
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return True
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+    return not {"avx512_bf16", "amx_bf16"}.isdisjoint(flags.split())
 
 
 def search_settings(estimator, **fixed):

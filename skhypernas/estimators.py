@@ -440,7 +440,6 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         -------
         pathlib.Path
         """
-        check_is_fitted(self)
         return export_network(self._prediction_network(), self.image_shape_, path, format)
 
     # -- persistence (save/load from persistence.PersistenceMixin) -----------------
