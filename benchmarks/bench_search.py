@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from skhypernas import ops
+from skhypernas._base import _to_device
 from skhypernas.derived import DerivedNetwork
 from skhypernas.hypernet import PiecewiseLinearHypernet
 from skhypernas.search import BilevelSearch, SearchSettings
@@ -85,7 +86,7 @@ def build(variant, args):
             for edge in cell.edges:
                 edge.forward = types.MethodType(reference_mixed_op, edge)
     device = torch.device(args.device)
-    supernet = supernet.to(device)
+    supernet = _to_device(supernet, device)
     hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6)).to(device)
     return config, supernet, hypernet, device
 
@@ -115,7 +116,7 @@ def measure(variant, args):
     config, supernet, hypernet, device = build(variant, args)
     rng = np.random.RandomState(0)
     shape = (args.batch_size, args.in_channels, args.size, args.size)
-    x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
+    x, xv = _to_device(torch.randn(shape), device), _to_device(torch.randn(shape), device)
     y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)
     settings = dict(batch_size=args.batch_size, **VARIANTS[variant])
     n = args.batch_size  # the steps are timed on one batch of each half
@@ -138,7 +139,7 @@ def measure(variant, args):
     if variant not in ("reference", "skhypernas"):  # inference does not depend on these settings
         result["peak_rss_mb"] = peak_rss_mb()
         return result
-    batch = torch.randn(4 * args.batch_size, *shape[1:], device=device)
+    batch = _to_device(torch.randn(4 * args.batch_size, *shape[1:]), device)
     supernet.eval()
     with torch.no_grad():
         weights = torch.softmax(hypernet(lam), -1)

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+_CPU_CAPABILITY = torch.backends.cpu.get_cpu_capability()
+
 
 class ReLUConvBN(nn.Sequential):
     def __init__(self, c_in, c_out, kernel_size, stride, padding, affine):
@@ -42,6 +44,28 @@ class _NamedParts(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
 
+def conv2d(x, weight, stride=1, padding=0, dilation=1, groups=1, bias=None):
+    """``F.conv2d`` (square int settings), in the form the CPU runs fastest.
+
+    A convolution whose stride equals its dilation, or a 1x1 one at stride 2 (with
+    even padding), reads only the even rows and columns: it is the undilated stride-1
+    convolution of that subsampled image, the same products and sums on a quarter of
+    the input. On channels-last CPU tensors this form avoids two torch 2.14 kernels:
+    dilated convolutions at stride 2, which run 2x slower than at stride 1, and 1x1
+    convolutions at stride 2, whose backward pass corrupts the heap on 56x56 and
+    larger inputs (docs/benchmarks.md, "Channels-last on the CPU").
+    """
+    k = weight.shape[-1]
+    if stride == 2 and padding % 2 == 0 and (dilation == 2 or k == 1):
+        x, stride, padding, dilation = x[:, :, ::2, ::2], 1, padding // 2, 1
+    return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv(conv, x):
+    """An ``nn.Conv2d`` module through :func:`conv2d`."""
+    return conv2d(x, conv.weight, conv.stride[0], conv.padding[0], conv.dilation[0], conv.groups, conv.bias)
+
+
 class DilConv(_NamedParts):
     """ReLU, depthwise (dilated) convolution, pointwise convolution, batch norm."""
 
@@ -58,7 +82,7 @@ class DilConv(_NamedParts):
         self.bn = nn.BatchNorm2d(channels, affine=affine)
 
     def forward(self, x):
-        return self.bn(self.pointwise(self.depthwise(self.relu(x))))
+        return self.bn(self.pointwise(_conv(self.depthwise, self.relu(x))))
 
 
 class SepConv(_NamedParts):
@@ -76,27 +100,28 @@ class SepConv(_NamedParts):
 
 
 def _onednn_pooling(x):
-    """Whether ``x`` can take oneDNN's pooling instead of ATen's.
-
-    On the CPU, oneDNN pools float32 3-15x faster than ATen (whose max pool also
-    records indices), forward and backward, with identical outputs; gradients differ
-    only in summation order. Traced graphs (TorchScript and ONNX export) keep ATen's
-    pooling so that they stay portable.
-    """
+    """Whether ``x`` takes oneDNN's pooling (see :func:`_pool`)."""
     return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
-        and torch.backends.mkldnn.enabled
-        and not torch.jit.is_tracing()
+        _CPU_CAPABILITY.startswith("AVX512") and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
     )
 
 
 def _pool(pool, x, *args, **kwargs):
-    """``pool(x, ...)``, on oneDNN's kernels where ``_onednn_pooling`` allows."""
+    """``pool(x, ...)`` through the fastest CPU kernel for ``x``'s layout.
+
+    ATen pools channels-last tensors well on every CPU, but NCHW ones 5-20x slower
+    than the memory traffic needs. NCHW float32 tensors therefore go to oneDNN where
+    it has AVX-512 kernels, and elsewhere through channels-last and back (oneDNN's
+    AVX2 NCHW pooling is slower still than ATen's). Outputs are identical; gradients
+    differ only in summation order. Traced graphs (TorchScript and ONNX export) keep
+    ATen's pooling so that they stay portable.
+    """
+    channels_last = x.is_contiguous(memory_format=torch.channels_last)
+    if x.device.type != "cpu" or x.dtype != torch.float32 or channels_last or torch.jit.is_tracing():
+        return pool(x, *args, **kwargs)
     if _onednn_pooling(x):
         return pool(x.contiguous().to_mkldnn(), *args, **kwargs).to_dense()
-    return pool(x, *args, **kwargs)
+    return pool(x.contiguous(memory_format=torch.channels_last), *args, **kwargs).contiguous()
 
 
 def max_pool_3x3(x, stride):
@@ -138,6 +163,31 @@ class Pool(_NamedParts):
         return self.bn(self.pool(x))
 
 
+class _CatChannels(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, *tensors):
+        ctx.sizes = [t.shape[1] for t in tensors]
+        return torch.cat(tensors, dim=1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        channels_last = grad.is_contiguous(memory_format=torch.channels_last)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        return tuple(g.contiguous(memory_format=layout) for g in grad.split(ctx.sizes, dim=1))
+
+
+def cat_channels(tensors):
+    """``torch.cat(tensors, dim=1)`` whose backward hands each input a dense gradient.
+
+    Autograd's own gives them channel slices of one gradient, which in channels-last
+    are strided along the innermost dimension: batch norm's backward ran 4.5x slower
+    on such a slice than on a copy of it (docs/benchmarks.md, "Channels-last on the CPU").
+    """
+    if not torch.is_grad_enabled() or torch.jit.is_tracing():  # traced graphs stay portable
+        return torch.cat(tensors, dim=1)
+    return _CatChannels.apply(*tensors)
+
+
 class FactorizedReduce(nn.Module):
     """Halve the spatial size with two 1x1 stride-2 convolutions on offset grids."""
 
@@ -153,7 +203,7 @@ class FactorizedReduce(nn.Module):
         # Padding before the one-pixel shift keeps both grids the same size for odd
         # (and one-pixel) inputs.
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+        return self.bn(cat_channels([_conv(self.conv_1, x), _conv(self.conv_2, shifted)]))
 
 
 class Zero(nn.Module):
