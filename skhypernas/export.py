@@ -1,11 +1,12 @@
 """A derived network as a standalone TorchScript or ONNX model that outputs probabilities."""
 
-import copy
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .inference import fold_batch_norms
 
 FORMATS = ("torchscript", "onnx")
 
@@ -31,7 +32,9 @@ def export_network(network, image_shape, path, format="torchscript"):
     Parameters
     ----------
     network : torch.nn.Module
-        Maps images to logits; a copy is exported, in eval mode.
+        Maps images to logits; a copy is exported in eval mode, its batch norms
+        folded into the convolutions before them
+        (:func:`~skhypernas.inference.fold_batch_norms`).
     image_shape : tuple (C, H, W)
     path : path-like
     format : {"torchscript", "onnx"}
@@ -48,7 +51,7 @@ def export_network(network, image_shape, path, format="torchscript"):
         except ImportError:
             raise ImportError('format="onnx" needs the onnx package: pip install "skhypernas[onnx]"') from None
     path = Path(path)
-    model = ProbabilityModel(copy.deepcopy(network).cpu().float().eval())
+    model = ProbabilityModel(fold_batch_norms(network).cpu().float())
     # Two rows, so that batch norm in eval mode and the batch axis trace generically.
     example = torch.zeros(2, *image_shape)
     with torch.no_grad(), warnings.catch_warnings():

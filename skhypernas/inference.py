@@ -1,0 +1,62 @@
+"""The inference form of a network: batch norms folded into the convolutions before them.
+
+In eval mode a batch norm is a per-channel affine map, so a convolution followed by
+one is a single convolution with a bias: ``w' = w * scale[o]``, ``b' = (b - mean) *
+scale + beta`` with ``scale = gamma / sqrt(var + eps)``. :func:`fold_batch_norms`
+rewrites a trained network that way; the result computes the same function (up to
+float rounding) with one pass less over every folded activation.
+"""
+
+import copy
+
+import torch
+from torch import nn
+
+from .ops import DilConv, FactorizedReduce, ReLUConvBN, Stem
+
+
+def _folded(conv, bn, channels=slice(None)):
+    """``conv`` followed by ``bn`` restricted to ``channels``, as one convolution with a bias."""
+    scale = (bn.running_var[channels] + bn.eps).rsqrt()
+    shift = -bn.running_mean[channels] * scale
+    if bn.affine:
+        scale, shift = scale * bn.weight[channels], shift * bn.weight[channels] + bn.bias[channels]
+    folded = copy.deepcopy(conv)
+    folded.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1))
+    bias = shift if conv.bias is None else conv.bias * scale + shift
+    folded.bias = nn.Parameter(bias)
+    return folded
+
+
+@torch.no_grad()
+def fold_batch_norms(network):
+    """A copy of ``network`` in eval mode with every batch norm that follows a convolution
+    folded into it (and replaced by an identity).
+
+    Folds the stem, the cells' preprocessing (:class:`~skhypernas.ops.ReLUConvBN`,
+    :class:`~skhypernas.ops.FactorizedReduce`) and the separable and dilated
+    convolutions' pointwise stages. Batch norms after pools have no convolution to
+    fold into and stay. The copy is for prediction: its batch norms no longer learn.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A trained network, typically a :class:`~skhypernas.derived.DerivedNetwork`.
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    network = copy.deepcopy(network).eval()
+    for module in network.modules():
+        if isinstance(module, DilConv):
+            module.pointwise, module.bn = _folded(module.pointwise, module.bn), nn.Identity()
+        elif isinstance(module, ReLUConvBN | Stem):
+            conv, bn = module[-2], module[-1]
+            module[-2], module[-1] = _folded(conv, bn), nn.Identity()
+        elif isinstance(module, FactorizedReduce):
+            half = module.conv_1.out_channels
+            module.conv_1 = _folded(module.conv_1, module.bn, slice(None, half))
+            module.conv_2 = _folded(module.conv_2, module.bn, slice(half, None))
+            module.bn = nn.Identity()
+    return network
