@@ -40,7 +40,7 @@ def test_folded_network_computes_the_eval_network(affine, size):
     with torch.no_grad():
         torch.testing.assert_close(folded(x), net(x))
     # A copy: the trained network keeps its batch norms and stays trainable.
-    assert net.stem[1].__class__ is torch.nn.BatchNorm2d
+    assert isinstance(net.stem[1], torch.nn.BatchNorm2d)
 
 
 def test_derived_network_gradients_match_the_plain_torch_operations(monkeypatch):

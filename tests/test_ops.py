@@ -132,3 +132,23 @@ def test_state_dicts_written_before_the_parts_had_names_still_load(name):
         assert torch.equal(value, expected), key
     x = torch.randn(2, 4, 6, 6)
     assert torch.equal(fresh.eval()(x), op.eval()(x))
+
+
+@pytest.mark.parametrize("channels", [4, 8, 16])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_norm_trains_channels_last_input_as_torch_does(channels, threads, monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)  # the multithreaded branch on any host
+    torch.manual_seed(0)
+    fast, reference = ops.BatchNorm(channels), torch.nn.BatchNorm2d(channels)
+    x = torch.randn(6, channels, 5, 7, dtype=torch.float64) * 2 + 1
+    fast.double(), reference.double()
+    a = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    b = x.clone().requires_grad_()
+    out, expected = fast(a), reference(b)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(expected)
+    out.backward(grad)
+    expected.backward(grad)
+    torch.testing.assert_close(a.grad, b.grad)
+    torch.testing.assert_close(fast.running_var, reference.running_var)
