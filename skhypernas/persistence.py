@@ -118,6 +118,9 @@ def _saveable_params(estimator):
         # A generator's state is not a hyperparameter anyone reads back; the fitted
         # model does not depend on it.
         params["random_state"] = None
+    if params.get("init") is not None:
+        # The weights a fine-tuning started from live on in the fitted network.
+        params["init"] = None
     return params
 
 

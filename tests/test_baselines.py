@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skhypernas import ArchitectureClassifier, DARTSClassifier, Genotype, RandomArchitectureClassifier
+import skhypernas
+from skhypernas import (
+    ArchitectureClassifier,
+    DARTSClassifier,
+    Genotype,
+    HyperDARTSClassifier,
+    RandomArchitectureClassifier,
+)
+from skhypernas.derived import DerivedNetwork
 from skhypernas.search_space import NetworkConfig, op_param_count
 
 #: Tiny settings: 2 channels, 8x8 digits, one short epoch.
@@ -216,3 +225,59 @@ def test_init_stores_parameters_only_and_verbose_reports(digits, genotype, capsy
     out = capsys.readouterr()
     assert "epoch   1/1  train loss" in out.out + out.err
     assert "arch loss" in out.out + out.err
+
+
+# -- fine-tuning: ArchitectureClassifier(init=search) ----------------------------------
+
+
+def test_fine_tuning_starts_from_the_search_weights(digits, fitted):
+    X, y = digits[0][:300], digits[1][:300]
+    supernet = fitted.supernet_
+    # A learning rate too small to move the weights: the network is the derived one.
+    still = ArchitectureClassifier(init=fitted, max_epochs=1, lr=1e-12, momentum=0.0, weight_decay=0.0, device="cpu")
+    still.fit(X, y)
+    assert still.genotype_ == fitted.genotype_
+    assert still.network_.config == supernet.config
+    inherited = DerivedNetwork.from_supernet(supernet, fitted.genotype_).state_dict()
+    for name, value in still.network_.state_dict().items():
+        if name.endswith("weight"):
+            torch.testing.assert_close(value, inherited[name], msg=name)
+    # Fine-tuning proper: a few epochs over all the data beat the inherited weights.
+    tuned = ArchitectureClassifier(init=fitted, max_epochs=3, lr=0.05, batch_size=32, random_state=0, device="cpu")
+    assert tuned.fit(X, y).score(X, y) > fitted.score(X, y)
+    assert tuned.n_parameters_ == fitted.n_parameters_
+
+
+def test_fine_tuning_takes_the_search_network_itself_and_survives_clone_grid_search_and_save(digits, fitted, tmp_path):
+    X, y = digits[0][:300], digits[1][:300]
+    for init in (fitted.supernet_, FrozenEstimator(fitted)):
+        base = ArchitectureClassifier(fitted.genotype_, init=init, max_epochs=1, batch_size=32, device="cpu")
+        grid = GridSearchCV(base, {"lr": [0.01, 0.05]}, cv=2).fit(X, y)
+        assert grid.best_estimator_.network_.config == fitted.supernet_.config
+    tuned = clone(base).set_params(random_state=0).fit(X, y)
+    loaded = skhypernas.load(tuned.save(tmp_path / "tuned.skh"))
+    assert loaded.init is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), tuned.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (dict(channels=5), ValueError, "differs from init's channels"),
+        (dict(init="supernet"), TypeError, "init must be"),
+        (dict(init=HyperDARTSClassifier()), ValueError, "FrozenEstimator"),
+        (dict(genotype=Genotype.from_choices([4, 3, 1, 0, 6, 2, 1, 0, 3], [5] * 9)), ValueError, "n_nodes"),
+    ],
+    ids=["channels", "type", "unfitted", "nodes"],
+)
+def test_fine_tuning_refuses_what_does_not_fit_the_search(digits, fitted, change, error, message):
+    X, y = digits[0][:100], digits[1][:100]
+    clf = ArchitectureClassifier(**{"init": fitted, "max_epochs": 1, "device": "cpu", **change})
+    with pytest.raises(error, match=message):
+        clf.fit(X, y)
+
+
+def test_fine_tuning_refuses_other_classes(digits, fitted):
+    X, y = digits[0][:100], digits[1][:100]
+    with pytest.raises(ValueError, match="init was fitted on"):
+        ArchitectureClassifier(init=fitted, max_epochs=1, device="cpu").fit(X, (y + 1) % 10 + 10)
