@@ -170,7 +170,11 @@ _TRAINING_PARAMS_DOC = """max_epochs : int, default=100
     image_shape : tuple or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of flat rows, as in HyperDARTSClassifier.
     max_time : float or None, default=None
-        Wall-clock budget of the training in seconds; it stops after the current step.
+        Wall-clock budget of the training in seconds. Training stops after the step
+        that spends it, and the learning rate and drop-path follow the larger of the
+        steps' and the time's fraction, so a run the budget cuts short still ends
+        annealed (``max_epochs`` then only bounds it). None: the epochs alone, for
+        exact reproduction.
     device : str, default="auto"
         "auto" uses CUDA when available.
     random_state : int, RandomState or None, default=None
@@ -481,7 +485,8 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         The network's shape, device and seed always come from this estimator.
     image_shape : tuple or None, default=None
     max_time : float or None, default=None
-        Wall-clock budget of the search in seconds.
+        Wall-clock budget of the search in seconds, which its schedules follow as in
+        HyperDARTSClassifier.
     device : str, default="auto"
     deterministic : bool, default=False
         PyTorch's deterministic algorithms during ``fit``, as in HyperDARTSClassifier.

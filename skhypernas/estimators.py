@@ -109,8 +109,13 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
         rows are one-channel images, anything else is a 1 x d strip.
     max_time : float or None, default=None
-        Wall-clock budget of the search in seconds; it stops after the current step
-        (the path is then enumerated from the state reached, as after a full search).
+        Wall-clock budget of the search in seconds (counting a resumed search's
+        earlier runs). The search stops after the step that spends it, and its
+        learning rate, temperature and warm-up follow the larger of the steps' and
+        the time's fraction, so it ends fully annealed whichever runs out first:
+        set ``max_epochs`` high and the budget decides, on a fast host or a slow one.
+        The path is then enumerated from the state reached. None: the epochs alone,
+        for exact reproduction.
     early_stopping_patience : int or None, default=None
         Stop the search once this many epochs in a row have not lowered the held-out
         loss: the mean cross-entropy on the architecture half, which the weights

@@ -181,6 +181,8 @@ class BilevelSearch:
         # Everything a checkpoint must hold to continue exactly, besides modules,
         # optimisers and generators: see state_dict.
         self.loop = dict(epoch=0, done=0, history=[], val_order=rng.permutation(n_val), val_pos=0)
+        #: The time budget of the current :meth:`run` (None outside one).
+        self.budget = None
 
     def sample_lambda(self):
         """The step's lambda: ``settings.fixed_lambda``, or log-uniform over the hypernetwork's range."""
@@ -313,10 +315,37 @@ class BilevelSearch:
         hypergrad = [d - eta * (gp - gm) / (2 * eps) for d, gp, gm in zip(direct, plus, minus)]
         return hypergrad, loss.detach(), logits.detach()
 
+    def progress(self, total=None):
+        """How far the schedules have run before the next step, in [0, 1].
+
+        The steps' fraction of ``total`` (default: all the epochs' steps); with
+        ``settings.max_time``, the time's fraction of it if that is larger, so that a
+        search stopped by its time limit ends fully annealed
+        (:meth:`~skhypernas.stopping.TimeBudget.progress`).
+        """
+        total = self.total_steps if total is None else total
+        if self.budget is None:
+            return min(1.0, self.loop["done"] / max(1, total))
+        return self.budget.progress(self.loop["done"], total)
+
     def temperature(self):
-        """The Gumbel-softmax temperature of the next step, annealed over all steps."""
-        progress = self.loop["done"] / max(1, self.total_steps - 1)
+        """The Gumbel-softmax temperature of the next step, annealed over :meth:`progress`."""
+        # Over total - 1 steps: the last step runs at the end temperature.
+        progress = self.progress(self.total_steps - 1)
         return temperature_at(progress, self.settings.temperature_start, self.settings.temperature_end)
+
+    def in_warmup(self):
+        """Whether the next step trains the weights only (the first ``warmup_fraction``)."""
+        if self.settings.max_time is None:
+            return self.loop["done"] < self.warmup_steps
+        return self.progress() < self.settings.warmup_fraction
+
+    def _anneal_lr_by_time(self):
+        # Under a time limit the next step's cosine follows progress(), not the scheduler.
+        s = self.settings
+        lr = s.lr_min + (s.lr - s.lr_min) * (1 + math.cos(math.pi * self.progress())) / 2
+        for group in self.weight_optimizer.param_groups:
+            group["lr"] = lr
 
     def train_step(self, x, y, x_val, y_val):
         """One step of the search on a weight batch ``x, y`` and an architecture batch.
@@ -333,7 +362,7 @@ class BilevelSearch:
         """
         lam, temperature = self.sample_lambda(), self.temperature()
         out = {"lambda": lam, "temperature": temperature, "arch_loss": None, "correct": 0, "seen": 0}
-        if self.loop["done"] >= self.warmup_steps:
+        if not self.in_warmup():
             out["arch_loss"], out["correct"] = self.arch_step(x_val, y_val, lam, temperature, (x, y))
             out["seen"] = len(y_val)
         out["train_loss"] = self.weight_step(x, y, lam, temperature)
@@ -357,7 +386,9 @@ class BilevelSearch:
             record.add(result)
             self.scheduler.step()
             self.loop["done"] += 1
-            elapsed = budget.elapsed()
+            elapsed = self.loop["seconds"] = budget.elapsed()
+            if self.settings.max_time is not None:
+                self._anneal_lr_by_time()
             reporter.estimate_time(self.loop["done"], elapsed, self.steps_per_epoch, self.warmup_steps)
             if budget.spent(elapsed):
                 break
@@ -413,7 +444,11 @@ class BilevelSearch:
         Notes
         -----
         Stops cleanly after the current step once ``settings.max_time`` seconds have
-        passed, and after an epoch once ``settings.early_stopping_patience`` epochs in a
+        passed (counting a resumed search's earlier runs); the learning rate, the
+        temperature and the warm-up then follow the larger of the steps' and the
+        time's fraction (:meth:`progress`), so the search ends fully annealed whichever
+        limit it meets first. Without ``max_time`` they follow the steps alone, for
+        exact reproduction. It also stops after an epoch once ``settings.early_stopping_patience`` epochs in a
         row have not lowered the held-out loss (see
         :func:`~skhypernas.stopping.no_longer_improving`). On KeyboardInterrupt the
         search rolls back to the end of the last completed epoch, warns and returns;
@@ -425,7 +460,8 @@ class BilevelSearch:
         if resume and checkpoint is not None and checkpoint.exists():
             self.load_state_dict(checkpoint.load())
             reporter.write(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
-        budget = TimeBudget(s.max_time)
+        # Resumed, the budget counts the time spent before too.
+        budget = self.budget = TimeBudget(s.max_time, self.loop.get("seconds", 0.0))
         snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
         try:
             while self.loop["epoch"] < s.epochs:

@@ -1,7 +1,9 @@
-"""When a loop stops before its last epoch: a time budget, and early stopping.
+"""When a loop stops before its last epoch, and how far its schedules have run: a time
+budget, and early stopping.
 
 Both are small on purpose: the search and the training loop ask them one question
-after a step or an epoch and stop when the answer is yes.
+after a step or an epoch and stop when the answer is yes, and read the schedules'
+progress from :meth:`TimeBudget.progress`.
 """
 
 import math
@@ -15,14 +17,30 @@ class TimeBudget:
     ----------
     max_time : float or None
         The limit in seconds; None never runs out.
+    already : float, default=0.0
+        Seconds a resumed loop spent before.
     """
 
-    def __init__(self, max_time):
-        self.max_time, self.start = max_time, time.perf_counter()
+    def __init__(self, max_time, already=0.0):
+        self.max_time, self.start = max_time, time.perf_counter() - already
 
     def elapsed(self):
-        """Seconds since the budget was created."""
+        """Seconds since the budget was created, plus ``already`` (a resumed loop's)."""
         return time.perf_counter() - self.start
+
+    def progress(self, done, total, elapsed=None):
+        """How far a loop's schedules have run, in [0, 1]: the larger of the steps'
+        fraction ``done / total`` and, with a limit, the time's ``elapsed / max_time``.
+
+        Hosts differ several-fold in speed, so a loop cut off by its time limit would
+        otherwise stop with its learning rate and temperature half-annealed; this way
+        whichever runs out first, the steps or the time, ends the schedules.
+        """
+        steps = done / max(1, total)
+        if self.max_time is None:
+            return min(1.0, steps)
+        elapsed = self.elapsed() if elapsed is None else elapsed
+        return min(1.0, max(steps, elapsed / self.max_time if self.max_time > 0 else 1.0))
 
     def spent(self, elapsed=None):
         """Whether more than ``max_time`` seconds have passed (``elapsed`` if given)."""

@@ -3,7 +3,8 @@
 Cosine-annealed SGD with momentum, weight decay and gradient clipping; cutout and
 drop-path are optional regularisers (off by default). Like the search, the learning
 rate and the drop-path probability follow their schedules per step, so a short run
-(an epoch or two on a CPU) still anneals fully.
+(an epoch or two on a CPU) still anneals fully, and under ``max_time`` they follow the
+time when it runs out before the epochs (:meth:`~skhypernas.stopping.TimeBudget.progress`).
 """
 
 import math
@@ -97,7 +98,7 @@ def train_network(net, x, y, settings, rng, reporter=None):
                 xb, yb = x[index], y[index]
                 if s.cutout:
                     xb = cutout(xb, s.cutout)
-                net.drop_path_prob = s.drop_path * done / max(1, total)
+                net.drop_path_prob = s.drop_path * budget.progress(done, total)
                 logits = net(xb)
                 loss = F.cross_entropy(logits, yb)
                 if not math.isfinite(loss.item()):
@@ -111,6 +112,10 @@ def train_network(net, x, y, settings, rng, reporter=None):
                 optimizer.step()
                 scheduler.step()
                 done += 1
+                if s.max_time is not None:  # the next step's cosine follows the time, if it runs out first
+                    progress = budget.progress(done, total)
+                    for group in optimizer.param_groups:
+                        group["lr"] = s.lr_min + (s.lr - s.lr_min) * (1 + math.cos(math.pi * progress)) / 2
                 loss_sum += loss.item()
                 correct += (logits.argmax(1) == yb).sum().item()
                 seen += len(yb)

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from skhypernas import stopping
 from skhypernas.derived import DerivedNetwork
 from skhypernas.hypernet import PiecewiseLinearHypernet
-from skhypernas.relaxation import hard_one_hot
+from skhypernas.relaxation import hard_one_hot, temperature_at
 from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
 from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
 from skhypernas.supernet import SearchNetwork
+from skhypernas.training import TrainSettings, train_network
 
 
 def tiny_search(dtype=torch.float32, **settings):
@@ -284,3 +286,66 @@ def test_lambdas_are_drawn_log_uniformly_over_the_hypernetworks_range():
     logs = np.log10([search.sample_lambda() for _ in range(400)])
     assert -4 <= logs.min() < -3.9 and -2.1 < logs.max() <= -2
     assert abs(np.median(logs) + 3) < 0.2
+
+
+def _on_a_clock(monkeypatch, search, seconds_per_step):
+    """Make every search step take ``seconds_per_step`` on a fake clock; record each
+    step's temperature, learning rate and whether it was weight-only."""
+    clock = [0.0]
+    monkeypatch.setattr(stopping.time, "perf_counter", lambda: clock[0])
+    steps, train_step = [], search.train_step
+
+    def timed_step(*args):
+        lr = search.weight_optimizer.param_groups[0]["lr"]
+        out = train_step(*args)
+        steps.append((out["temperature"], lr, out["arch_loss"] is None))
+        clock[0] += seconds_per_step
+        return out
+
+    search.train_step = timed_step
+    return steps
+
+
+def test_a_time_budget_runs_the_schedules_over_the_time_and_ends_them_annealed(monkeypatch):
+    # Ten seconds of one-second steps, against epochs that would last far longer.
+    search, x, y = tiny_search(epochs=1000, batch_size=3, max_time=10.0, warmup_fraction=0.3, lr=0.1, lr_min=0.001)
+    steps = _on_a_clock(monkeypatch, search, 1.0)
+    search.run(x, y, x, y)
+    # The step that spends the budget (the eleventh, ending at 11 s) is the last.
+    assert len(steps) == 11 and search.loop["seconds"] == 11.0
+    temperatures, lrs, warmup = zip(*steps)
+    progress = np.minimum(np.arange(11) / 10, 1.0)
+    np.testing.assert_allclose(temperatures, [temperature_at(p, 1.0, 0.2) for p in progress])
+    np.testing.assert_allclose(lrs, 0.001 + 0.099 * (1 + np.cos(np.pi * progress)) / 2)
+    assert temperatures[-1] == pytest.approx(0.2) and lrs[-1] == pytest.approx(0.001)
+    # Weight-only while less than 30% of the time has passed.
+    assert warmup == (True,) * 3 + (False,) * 8
+
+
+def test_epochs_that_run_out_before_the_time_end_the_schedules_as_without_it(monkeypatch):
+    timed, x, y = tiny_search(epochs=2, batch_size=3, max_time=1000.0, lr=0.1, lr_min=0.001)
+    steps = _on_a_clock(monkeypatch, timed, 1.0)
+    timed.run(x, y, x, y)
+    plain, _, _ = tiny_search(epochs=2, batch_size=3, lr=0.1, lr_min=0.001)
+    plain_steps = _on_a_clock(monkeypatch, plain, 1.0)
+    plain.run(x, y, x, y)
+    np.testing.assert_allclose(steps, plain_steps)
+    assert steps[-1][0] == pytest.approx(0.2)
+
+
+def test_a_time_budget_anneals_the_training_loop_too(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(stopping.time, "perf_counter", lambda: clock[0])
+    net = DerivedNetwork(Genotype.from_choices([4, 1, 3, 0, 6], [5, 2, 0, 1, 3]), NetworkConfig(channels=2, n_nodes=2))
+    x, y = torch.randn(12, 1, 6, 6), torch.arange(12) % 10
+    forward = net.forward
+
+    def one_second_forward(images):
+        clock[0] += 1.0
+        return forward(images)
+
+    net.forward = one_second_forward
+    settings = TrainSettings(epochs=1000, batch_size=4, lr=0.1, lr_min=0.0, max_time=5.0)
+    history = train_network(net, x, y, settings, np.random.RandomState(0))
+    assert sum(h["steps"] for h in history) == 6
+    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
