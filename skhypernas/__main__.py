@@ -1,4 +1,5 @@
-"""``python -m skhypernas``: one search, its complexity path printed and plotted."""
+"""``python -m skhypernas``: one search under a time budget, its complexity path printed
+and plotted, and a few of its architectures fine-tuned."""
 
 import argparse
 import csv
@@ -8,10 +9,25 @@ from pathlib import Path
 
 import numpy as np
 
-from . import HyperDARTSClassifier
+from . import ArchitectureClassifier, HyperDARTSClassifier
 from .datasets import load_train_test
 from .path import interval_middle, path_index
-from .presets import PRESETS
+from .presets import FINE_TUNING, PRESETS
+
+#: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
+TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 120.0}
+#: The search's share of the budget; the path, the test set and fine-tuning get the rest.
+SEARCH_SHARE = 0.5
+
+
+def fine_tune_picks(n_parameters, k):
+    """Indices of ``k`` path entries spread over its parameter range: those nearest to
+    ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide)."""
+    if k <= 0:
+        return []
+    counts = np.asarray(n_parameters, dtype=float)
+    targets = np.geomspace(counts.max(), counts.min(), k)
+    return list(dict.fromkeys(int(np.argmin(np.abs(np.log(counts / t)))) for t in targets))
 
 
 def main(argv=None):
@@ -25,21 +41,40 @@ def main(argv=None):
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("results"))
     parser.add_argument("--test-all", action="store_true", help="score every path entry on the test set")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds for search, path and fine-tuning together (default: 1800 for fashion-mnist, 120 for "
+        "digits); the schedules follow it. 0: no budget, the preset's epochs (exact reproduction)",
+    )
+    parser.add_argument(
+        "--fine-tune", type=int, default=3, help="architectures of the path to fine-tune on all the training data"
+    )
     args = parser.parse_args(argv)
+    if args.time_budget is not None and args.time_budget < 0:
+        parser.error("--time-budget must be at least 0")
+    budget = TIME_BUDGETS[args.dataset] if args.time_budget is None else args.time_budget or None
+    start = time.perf_counter()
 
     params = dict(PRESETS[args.preset])
     if args.dataset == "digits" and args.preset == "cpu":
         # 8x8 images: 20 epochs take under a minute, and this small a network needs
         # lambda up to 1e-3 before the regulariser shrinks it (1e-4 only halved it).
         params.update(max_epochs=20, lambda_range=(1e-8, 1e-3))
+    if budget is not None:
+        # The budget, not the epochs, ends the search (and its schedules).
+        params.update(max_epochs=1000, max_time=SEARCH_SHARE * budget)
     for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     X_train, X_test, y_train, y_test = load_train_test(args.dataset, args.n_train)
     print(f"{args.dataset}: {len(X_train)} training, {len(X_test)} test samples; settings {params}", flush=True)
-    start = time.perf_counter()
+    if budget is not None:
+        print(f"time budget {budget:.0f} s: search {params['max_time']:.0f} s, then path and fine-tuning", flush=True)
+    fit_start = time.perf_counter()
     clf = HyperDARTSClassifier(random_state=args.random_state, verbose=1, **params).fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds = time.perf_counter() - fit_start
 
     path = clf.complexity_path_
     # The full test set is scored at each decade of lambda and at both ends of the
@@ -49,6 +84,7 @@ def main(argv=None):
     tested = {0, len(path["genotype"]) - 1} | {path_index(path, lam) for lam in decades}
     rows = []
     test_start = time.perf_counter()
+    picks = fine_tune_picks(path["n_parameters"], args.fine_tune)
     for i, genotype in enumerate(path["genotype"]):
         row = dict(
             lambda_min=float(path["lambda_min"][i]),
@@ -56,20 +92,44 @@ def main(argv=None):
             n_parameters=int(path["n_parameters"][i]),
             heldout_accuracy=float(path["accuracy"][i]),
             test_accuracy=None,
+            finetuned_test_accuracy=None,
             genotype=genotype.to_json(),
         )
-        if args.test_all or i in tested:
+        if args.test_all or i in tested or i in picks:
             clf.set_complexity(interval_middle(path, i))
             row["test_accuracy"] = float(clf.score(X_test, y_test))
         rows.append(row)
     test_seconds = time.perf_counter() - test_start
     print(f"\nsearch and path: {fit_seconds:.0f} s; {len(rows)} architectures on the complexity path")
-    print(f"test-set scoring: {test_seconds:.0f} s\n")
-    print(f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'held-out':>9} {'test':>7}")
+    print(f"test-set scoring: {test_seconds:.0f} s", flush=True)
+
+    tune_start = time.perf_counter()
+    for k, i in enumerate(picks):
+        # Each pick gets an equal share of what the budget has left, less a test pass.
+        left = None if budget is None else budget - (time.perf_counter() - start)
+        share = None if left is None else max(1.0, left / (len(picks) - k) - test_seconds / max(1, len(tested)))
+        print(f"\nfine-tuning {rows[i]['n_parameters']:,} parameters" + (f" for {share:.0f} s" if share else ""))
+        tuned = ArchitectureClassifier(
+            path["genotype"][i],
+            init=clf.supernet_,
+            max_epochs=1000 if share else 1,
+            max_time=share,
+            random_state=args.random_state,
+            verbose=1,
+            **FINE_TUNING,
+        ).fit(X_train, y_train)
+        rows[i]["finetuned_test_accuracy"] = float(tuned.score(X_test, y_test))
+    tune_seconds = time.perf_counter() - tune_start
+    total_seconds = time.perf_counter() - start
+    if picks:
+        print(f"\nfine-tuning {len(picks)} architectures: {tune_seconds:.0f} s")
+    limit = "" if budget is None else f" (budget {budget:.0f} s)"
+    print(f"total: {total_seconds:.0f} s{limit}\n")
+    print(f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'held-out':>9} {'test':>7} {'tuned':>7}")
     for r in rows:
-        test = "" if r["test_accuracy"] is None else f"{r['test_accuracy']:7.4f}"
+        test, tuned = (("" if r[k] is None else f"{r[k]:7.4f}") for k in ("test_accuracy", "finetuned_test_accuracy"))
         interval = f"{r['lambda_min']:12.3g} {r['lambda_max']:12.3g}"
-        print(f"{interval} {r['n_parameters']:8d} {r['heldout_accuracy']:9.4f} {test}")
+        print(f"{interval} {r['n_parameters']:8d} {r['heldout_accuracy']:9.4f} {test:>7} {tuned:>7}")
 
     from .plotting import plot_complexity_path, plot_genotype
 
@@ -83,13 +143,18 @@ def main(argv=None):
         dataset=args.dataset,
         settings=params,
         n_train=len(X_train),
+        time_budget=budget,
+        fine_tuning=FINE_TUNING,
         fit_seconds=fit_seconds,
         test_seconds=test_seconds,
+        finetune_seconds=tune_seconds,
+        total_seconds=total_seconds,
         path=rows,
     )
     (args.output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
     with open(args.output / "complexity_path.csv", "w", newline="") as f:
         columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
+        columns.append("finetuned_test_accuracy")
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)

@@ -20,3 +20,8 @@ PRESETS = {
     ),
     "paper": dict(channels=16, max_epochs=50, second_order=True),
 }
+
+#: How ``python -m skhypernas`` fine-tunes its picks of the path
+#: (:class:`~skhypernas.ArchitectureClassifier` with ``init``): SGD from the inherited
+#: weights, cosine-annealed over each pick's share of the time budget.
+FINE_TUNING = dict(lr=0.05, batch_size=96)

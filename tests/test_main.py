@@ -11,7 +11,8 @@ from skhypernas.presets import PRESETS  # noqa: E402
 
 
 def test_main_job_prints_and_writes_the_path(tmp_path, capsys):
-    main(["--dataset", "digits", "--max-epochs", "1", "--channels", "2", "--n-train", "300", "--output", str(tmp_path)])
+    args = ["--dataset", "digits", "--max-epochs", "1", "--channels", "2", "--n-train", "300", "--time-budget", "0"]
+    main([*args, "--fine-tune", "2", "--output", str(tmp_path)])
     out = capsys.readouterr().out
     assert "architectures on the complexity path" in out
     summary = json.loads((tmp_path / "complexity_path.json").read_text())
@@ -20,6 +21,12 @@ def test_main_job_prints_and_writes_the_path(tmp_path, capsys):
     assert path and all(row["n_parameters"] > 0 and 0 <= row["heldout_accuracy"] <= 1 for row in path)
     # Both ends of the range are scored on the test set.
     assert path[0]["test_accuracy"] is not None and path[-1]["test_accuracy"] is not None
+    # Two picks, the largest and the smallest architecture, fine-tuned (one epoch without a budget).
+    tuned = [row for row in path if row["finetuned_test_accuracy"] is not None]
+    counts = [row["n_parameters"] for row in path]
+    assert [row["n_parameters"] for row in tuned] == sorted({max(counts), min(counts)}, reverse=True)
+    assert all(row["test_accuracy"] is not None for row in tuned)
+    assert summary["time_budget"] is None
     # The model is kept, and the printed lines load it.
     import skhypernas
 
@@ -35,3 +42,26 @@ def test_cpu_preset_is_a_valid_estimator_setting():
 
     params = HyperDARTSClassifier(**PRESETS["cpu"]).get_params()
     assert all(params[name] == value for name, value in PRESETS["cpu"].items())
+
+
+def test_main_job_meets_its_time_budget_and_fine_tunes_within_it(tmp_path, capsys):
+    args = ["--dataset", "digits", "--channels", "2", "--n-train", "300", "--time-budget", "20"]
+    main([*args, "--output", str(tmp_path)])
+    summary = json.loads((tmp_path / "complexity_path.json").read_text())
+    # Search, path, test set and three fine-tunings in 20 s, within 10%.
+    assert summary["time_budget"] == 20 and summary["total_seconds"] <= 22
+    tuned = [row for row in summary["path"] if row["finetuned_test_accuracy"] is not None]
+    assert len(tuned) == 3
+    # A few seconds of fine-tuning from the search's weights beat chance (0.1) by far.
+    assert all(row["finetuned_test_accuracy"] > 0.5 for row in tuned)
+    assert "tuned" in capsys.readouterr().out
+
+
+def test_fine_tune_picks_spread_over_the_parameter_range():
+    from skhypernas.__main__ import fine_tune_picks
+
+    counts = [64000, 60000, 30000, 16000, 8000, 6400]
+    assert fine_tune_picks(counts, 3) == [0, 3, 5]
+    assert fine_tune_picks(counts, 1) == [0]
+    assert fine_tune_picks(counts, 0) == []
+    assert fine_tune_picks([5000, 5000], 3) == [0]
