@@ -141,7 +141,7 @@ class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
         with seeded_torch(rng, self.device_):
             net = _to_device(self._initial_network(genotype, config), self.device_)
             labels = torch.as_tensor(y, dtype=torch.long, device=self.device_)
-            reporter = Reporter(self.verbose, self.max_epochs, "training")
+            reporter = Reporter(self.verbose, self.max_epochs, "training", self.max_time)
             self.history_ = train_network(net, self._image_tensor(X), labels, settings, rng, reporter)
         self.network_ = net
         self.genotype_ = genotype
@@ -606,7 +606,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), n_knots=1)
             n_train, n_val = len(data.x_train), len(data.x_val)
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val)
-            reporter = Reporter(self.verbose, self.max_epochs, "search")
+            reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
             self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)

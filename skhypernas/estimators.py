@@ -301,7 +301,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             self.supernet_ = _to_device(SearchNetwork(config), self.device_)
             self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
             search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, len(data.x_train), len(data.x_val))
-            reporter = Reporter(self.verbose, self.max_epochs, "search")
+            reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(
                 data.x_train,
                 data.y_train,

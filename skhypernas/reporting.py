@@ -26,21 +26,28 @@ class Reporter:
         The fit's number of epochs, shown as ``epoch/epochs``.
     what : str
         What runs, for the bars' label: ``"search"`` or ``"training"``.
+    max_time : float or None, default=None
+        The fit's time budget: the estimate then says how much of the epochs fits in
+        it, and epochs are counted without the (unreached) ``epochs``.
     """
 
     #: After this many timed steps a rate is worth extrapolating.
     estimate_after = 5
 
-    def __init__(self, verbose, epochs, what):
-        self.verbose, self.epochs, self.what = verbose, epochs, what
+    def __init__(self, verbose, epochs, what, max_time=None):
+        self.verbose, self.epochs, self.what, self.max_time = verbose, epochs, what, max_time
         self._table_started = False
         self._warmup_end = 0.0
+
+    def _epoch(self, epoch):
+        """``epoch`` (1-based) as ``i/n``, or ``i`` when a time budget ends the fit."""
+        return f"{epoch:3d}" if self.max_time is not None else f"{epoch:3d}/{self.epochs}"
 
     def epoch_steps(self, steps, epoch):
         """``steps`` (an iterable) behind a progress bar for 0-based ``epoch``."""
         if not self.verbose:
             return steps
-        return tqdm(steps, desc=f"{self.what} epoch {epoch + 1}/{self.epochs}", leave=False, unit="step")
+        return tqdm(steps, desc=f"{self.what} epoch {self._epoch(epoch + 1).strip()}", leave=False, unit="step")
 
     def write(self, line):
         """One line of text, printed above any running bar."""
@@ -56,6 +63,14 @@ class Reporter:
         if not self.verbose:
             return
         total, after = steps * self.epochs, self.estimate_after
+        if self.max_time is not None:
+            if done == after:
+                fit = self.max_time / (elapsed / after)
+                self.write(
+                    f"time budget {_duration(self.max_time)}: at the first steps' rate about {fit:,.0f} steps "
+                    f"({fit / steps:.1f} epochs of {steps}) fit in it; the schedules anneal over the budget"
+                )
+            return
         if done == warmup:
             self._warmup_end = elapsed
         if done in (min(after, total), min(warmup + after, total)) and done > warmup:
@@ -74,7 +89,7 @@ class Reporter:
             self._table_started = True
         h = record
         self.write(
-            f"{h['epoch']:3d}/{self.epochs:<3d} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
+            f"{self._epoch(h['epoch']):7s} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
             f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
             f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
         )
@@ -83,7 +98,7 @@ class Reporter:
         """The training loop's line for one epoch."""
         h = record
         self.write(
-            f"epoch {h['epoch']:3d}/{self.epochs}  train loss {h['train_loss']:.4f}  "
+            f"epoch {self._epoch(h['epoch'])}  train loss {h['train_loss']:.4f}  "
             f"train acc {h['train_accuracy']:.4f}  {h['seconds']:.1f}s"
         )
 

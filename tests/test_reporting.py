@@ -47,3 +47,13 @@ def test_verbose_reporter_writes_the_table_header_once_and_a_row_per_epoch(capsy
     assert "epoch   1/2  train loss 1.5000  train acc 0.2500  2.0s" in lines
     assert "estimated search time: 60 s (3 steps x 2 epochs)" in lines and lines[-1] == "done"
     assert "search epoch 1/2" in out.err and "search epoch 2/2" in out.err  # the bars
+
+
+def test_under_a_time_budget_the_estimate_is_the_budget_s_steps_and_epochs_have_no_total(capsys):
+    reporter = Reporter(1, 1000, "search", max_time=60.0)
+    for done in range(1, 8):
+        reporter.estimate_time(done, 0.5 * done, 100, 500)
+    _report_two_epochs(reporter)
+    out = capsys.readouterr().out
+    assert "time budget 60 s: at the first steps' rate about 120 steps (1.2 epochs of 100) fit in it" in out
+    assert "/1000" not in out
