@@ -2,8 +2,8 @@
 
     python benchmarks/bench_derived.py --json
 
-The derived networks are the architectures of the committed CPU run's complexity path
-(docs/results/fashion-mnist-cpu) nearest to the plain CNN's 16,794 and 65,834
+The derived networks are the architectures of the CPU run's complexity path that the
+speed issue measured (docs/results/fashion-mnist-cpu-2026-11-30) nearest to the plain CNN's 16,794 and 65,834
 parameters, with fresh weights, built as the estimators build them. Every network is
 timed in the same process, repetitions interleaved, on random 1x28x28 images:
 
@@ -43,7 +43,8 @@ try:
 except ImportError:
     PlainCNN = None
 
-PATH = Path(__file__).resolve().parent.parent / "docs" / "results" / "fashion-mnist-cpu" / "complexity_path.json"
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
+PATH = RESULTS / "fashion-mnist-cpu-2026-11-30" / "complexity_path.json"
 PREDICT_BATCH = 256
 
 

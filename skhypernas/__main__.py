@@ -15,7 +15,7 @@ from .path import interval_middle, path_index
 from .presets import FINE_TUNING, PRESETS
 
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
-TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 120.0}
+TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
 #: The search's share of the budget; the path, the test set and fine-tuning get the rest.
 SEARCH_SHARE = 0.5
 
@@ -45,7 +45,7 @@ def main(argv=None):
         "--time-budget",
         type=float,
         default=None,
-        help="seconds for search, path and fine-tuning together (default: 1800 for fashion-mnist, 120 for "
+        help="seconds for search, path and fine-tuning together (default: 1800 for fashion-mnist, 110 for "
         "digits); the schedules follow it. 0: no budget, the preset's epochs (exact reproduction)",
     )
     parser.add_argument(
