@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._images import flatten_images, resolve_image_shape
 from ._params import Interval, Options
-from .inference import fold_batch_norms
+from .inference import inference_network
 from .search import SearchSettings
 from .search_space import NetworkConfig
 
@@ -267,7 +267,7 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         size = predict_batch_size(self.image_shape_)
         # Batch norms folded into their convolutions: the same function, one pass less
         # per folded activation (a copy; network_ stays trainable).
-        network = fold_batch_norms(self._prediction_network())
+        network = inference_network(self._prediction_network())
         with torch.inference_mode():
             for start in range(0, len(X), size):
                 batch = torch.as_tensor(np.require(X[start : start + size], np.float32, ["W"]))

@@ -8,6 +8,8 @@ float rounding) with one pass less over every folded activation.
 """
 
 import copy
+import itertools
+import weakref
 
 import torch
 from torch import nn
@@ -60,3 +62,33 @@ def fold_batch_norms(network):
             module.conv_2 = _folded(module.conv_2, module.bn, slice(half, None))
             module.bn = nn.Identity()
     return network
+
+
+_FOLDED = weakref.WeakKeyDictionary()
+
+
+def _state_key(network):
+    # Every tensor's identity and in-place version: any update of the weights or the
+    # batch-norm statistics (an optimiser step, load_state_dict, a copy_) changes it.
+    return tuple((id(t), t._version) for t in itertools.chain(network.parameters(), network.buffers()))
+
+
+def inference_network(network):
+    """:func:`fold_batch_norms` of ``network``, reused while its tensors are unchanged.
+
+    ``predict`` on a few rows would otherwise spend most of its time copying the
+    network (a fold of a small derived network takes 10-30 ms).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    key = _state_key(network)
+    cached = _FOLDED.get(network)
+    if cached is None or cached[0] != key:
+        cached = _FOLDED[network] = (key, fold_batch_norms(network))
+    return cached[1]

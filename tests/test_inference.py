@@ -74,3 +74,19 @@ def test_predict_proba_runs_the_folded_network_and_survives_save_load(tmp_path):
     np.testing.assert_allclose(proba, expected, rtol=1e-4, atol=1e-6)
     loaded = load(clf.save(tmp_path / "model.skh"))
     np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+
+
+def test_the_inference_form_is_reused_until_the_weights_change():
+    from skhypernas.inference import inference_network
+
+    net = DerivedNetwork(Genotype.from_choices([4, 3, 1, 0, 6], [5, 2, 0, 1, 3]), NetworkConfig(channels=2, n_nodes=2))
+    net.eval()
+    first = inference_network(net)
+    assert inference_network(net) is first
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        net.stem[0].weight.mul_(2.0)  # an in-place update, as an optimiser makes
+    second = inference_network(net)
+    assert second is not first
+    with torch.no_grad():
+        torch.testing.assert_close(second(x), net(x))
