@@ -17,17 +17,15 @@ from torch import nn
 from .ops import DilConv, FactorizedReduce, ReLUConvBN, Stem
 
 
-def _folded(conv, bn, channels=slice(None)):
-    """``conv`` followed by ``bn`` restricted to ``channels``, as one convolution with a bias."""
+def _fold(conv, bn, channels=slice(None)):
+    """Make ``conv`` compute itself followed by ``bn`` restricted to ``channels`` (in place)."""
     scale = (bn.running_var[channels] + bn.eps).rsqrt()
     shift = -bn.running_mean[channels] * scale
     if bn.affine:
         scale, shift = scale * bn.weight[channels], shift * bn.weight[channels] + bn.bias[channels]
-    folded = copy.deepcopy(conv)
-    folded.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1))
     bias = shift if conv.bias is None else conv.bias * scale + shift
-    folded.bias = nn.Parameter(bias)
-    return folded
+    conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1))
+    conv.bias = nn.Parameter(bias)
 
 
 @torch.no_grad()
@@ -49,17 +47,19 @@ def fold_batch_norms(network):
     -------
     torch.nn.Module
     """
+    # The copy's convolutions are folded in place: no second copy of each.
     network = copy.deepcopy(network).eval()
     for module in network.modules():
         if isinstance(module, DilConv):
-            module.pointwise, module.bn = _folded(module.pointwise, module.bn), nn.Identity()
+            _fold(module.pointwise, module.bn)
+            module.bn = nn.Identity()
         elif isinstance(module, ReLUConvBN | Stem):
-            conv, bn = module[-2], module[-1]
-            module[-2], module[-1] = _folded(conv, bn), nn.Identity()
+            _fold(module[-2], module[-1])
+            module[-1] = nn.Identity()
         elif isinstance(module, FactorizedReduce):
             half = module.conv_1.out_channels
-            module.conv_1 = _folded(module.conv_1, module.bn, slice(None, half))
-            module.conv_2 = _folded(module.conv_2, module.bn, slice(half, None))
+            _fold(module.conv_1, module.bn, slice(None, half))
+            _fold(module.conv_2, module.bn, slice(half, None))
             module.bn = nn.Identity()
     return network
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .persistence import Checkpoint  # noqa: F401  (imported from here before)
 from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
 from .reporting import Reporter
-from .stopping import TimeBudget, no_longer_improving
+from .stopping import TimeBudget, no_longer_improving, set_cosine_lr
 
 
 @dataclass
@@ -181,8 +181,8 @@ class BilevelSearch:
         # Everything a checkpoint must hold to continue exactly, besides modules,
         # optimisers and generators: see state_dict.
         self.loop = dict(epoch=0, done=0, history=[], val_order=rng.permutation(n_val), val_pos=0)
-        #: The time budget of the current :meth:`run` (None outside one).
-        self.budget = None
+        #: The time budget of the current :meth:`run`; outside one, none (steps alone).
+        self.budget = TimeBudget(None)
 
     def sample_lambda(self):
         """The step's lambda: ``settings.fixed_lambda``, or log-uniform over the hypernetwork's range."""
@@ -323,10 +323,7 @@ class BilevelSearch:
         search stopped by its time limit ends fully annealed
         (:meth:`~skhypernas.stopping.TimeBudget.progress`).
         """
-        total = self.total_steps if total is None else total
-        if self.budget is None:
-            return min(1.0, self.loop["done"] / max(1, total))
-        return self.budget.progress(self.loop["done"], total)
+        return self.budget.progress(self.loop["done"], self.total_steps if total is None else total)
 
     def temperature(self):
         """The Gumbel-softmax temperature of the next step, annealed over :meth:`progress`."""
@@ -339,13 +336,6 @@ class BilevelSearch:
         if self.settings.max_time is None:
             return self.loop["done"] < self.warmup_steps
         return self.progress() < self.settings.warmup_fraction
-
-    def _anneal_lr_by_time(self):
-        # Under a time limit the next step's cosine follows progress(), not the scheduler.
-        s = self.settings
-        lr = s.lr_min + (s.lr - s.lr_min) * (1 + math.cos(math.pi * self.progress())) / 2
-        for group in self.weight_optimizer.param_groups:
-            group["lr"] = lr
 
     def train_step(self, x, y, x_val, y_val):
         """One step of the search on a weight batch ``x, y`` and an architecture batch.
@@ -387,8 +377,9 @@ class BilevelSearch:
             self.scheduler.step()
             self.loop["done"] += 1
             elapsed = self.loop["seconds"] = budget.elapsed()
-            if self.settings.max_time is not None:
-                self._anneal_lr_by_time()
+            s = self.settings
+            if s.max_time is not None:  # the next step's cosine follows progress(), not the scheduler
+                set_cosine_lr(self.weight_optimizer, s.lr, s.lr_min, self.progress())
             reporter.estimate_time(self.loop["done"], elapsed, self.steps_per_epoch, self.warmup_steps)
             if budget.spent(elapsed):
                 break

@@ -49,6 +49,16 @@ class TimeBudget:
         return (self.elapsed() if elapsed is None else elapsed) > self.max_time
 
 
+def set_cosine_lr(optimizer, lr, lr_min, progress):
+    """Set every parameter group's learning rate to the cosine from ``lr`` (progress 0)
+    to ``lr_min`` (progress 1): the schedule a loop follows under a time limit, when
+    :meth:`TimeBudget.progress` rather than the step count drives it.
+    """
+    value = lr_min + (lr - lr_min) * (1 + math.cos(math.pi * progress)) / 2
+    for group in optimizer.param_groups:
+        group["lr"] = value
+
+
 def no_longer_improving(loop, patience):
     """Early stopping on the held-out loss of the epoch just recorded in ``loop``.
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .reporting import Reporter
-from .stopping import TimeBudget
+from .stopping import TimeBudget, set_cosine_lr
 
 
 @dataclass
@@ -113,9 +113,7 @@ def train_network(net, x, y, settings, rng, reporter=None):
                 scheduler.step()
                 done += 1
                 if s.max_time is not None:  # the next step's cosine follows the time, if it runs out first
-                    progress = budget.progress(done, total)
-                    for group in optimizer.param_groups:
-                        group["lr"] = s.lr_min + (s.lr - s.lr_min) * (1 + math.cos(math.pi * progress)) / 2
+                    set_cosine_lr(optimizer, s.lr, s.lr_min, budget.progress(done, total))
                 loss_sum += loss.item()
                 correct += (logits.argmax(1) == yb).sum().item()
                 seen += len(yb)

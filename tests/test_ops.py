@@ -15,6 +15,15 @@ def aten_avg(x, stride):
     return F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
 
 
+def _backpropagate_alike(out, expected, pairs, **tolerance):
+    """The same random gradient through ``out`` and ``expected``; each pair's gradients match."""
+    grad = torch.randn_like(expected)
+    out.backward(grad)
+    expected.backward(grad)
+    for fast, reference in pairs:
+        torch.testing.assert_close(fast.grad, reference.grad, **tolerance)
+
+
 def _layout(x, layout):
     if layout == "nchw-strided":  # a transposed view: pools must accept any strides
         return x.transpose(2, 3).contiguous().transpose(2, 3)
@@ -41,11 +50,8 @@ def test_pools_match_aten_outputs_and_gradients(pool, aten, stride, size, channe
     out, expected = pool(fast, stride), aten(reference, stride)
     assert out.shape == expected.shape
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
-    grad = torch.randn_like(expected)
-    out.backward(grad)
-    expected.backward(grad)
     # Overlapping windows sum their gradients in another order: float32 rounding.
-    torch.testing.assert_close(fast.grad, reference.grad, rtol=1e-6, atol=1e-5)
+    _backpropagate_alike(out, expected, [(fast, reference)], rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
@@ -74,11 +80,7 @@ def test_conv2d_computes_the_strided_dilated_convolution(kernel, stride, dilatio
     out = ops.conv2d(fast, w_fast, stride, padding, dilation, groups)
     expected = F.conv2d(reference, w_reference, None, stride, padding, dilation, groups)
     torch.testing.assert_close(out, expected)
-    grad = torch.randn_like(expected)
-    out.backward(grad)
-    expected.backward(grad)
-    torch.testing.assert_close(fast.grad, reference.grad)
-    torch.testing.assert_close(w_fast.grad, w_reference.grad)
+    _backpropagate_alike(out, expected, [(fast, reference), (w_fast, w_reference)])
 
 
 def test_cat_channels_gives_each_input_a_dense_gradient_of_its_layout():
@@ -147,8 +149,5 @@ def test_batch_norm_trains_channels_last_input_as_torch_does(channels, threads, 
     out, expected = fast(a), reference(b)
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, expected)
-    grad = torch.randn_like(expected)
-    out.backward(grad)
-    expected.backward(grad)
-    torch.testing.assert_close(a.grad, b.grad)
+    _backpropagate_alike(out, expected, [(a, b)])
     torch.testing.assert_close(fast.running_var, reference.running_var)
