@@ -17,7 +17,7 @@ from .presets import FINE_TUNING, PRESETS
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
 TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
 #: The search's share of the budget; the path, the test set and fine-tuning get the rest.
-SEARCH_SHARE = 0.5
+SEARCH_SHARE = 0.6
 
 
 def fine_tune_picks(n_parameters, k):

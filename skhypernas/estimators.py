@@ -99,6 +99,19 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         preset uses 5): smoother mixtures send every example's gradient to every
         operation, and the end temperature still leaves near-discrete mixtures, on
         which the derived networks' inherited weights depend.
+    discrete_fraction : float, default=0.0
+        Share of the search, at its end (of its steps, or of ``max_time``), that
+        trains only the shared weights, each step those of the argmax architecture at
+        a drawn lambda, with the hypernetwork fixed: the networks the complexity path
+        hands out, which the mixture never trained one by one. Temperature and
+        warm-up run their schedules over the share before it; the learning rate's
+        cosine runs over the whole search. The CPU preset uses 0.4: on a short search
+        it lifts the inherited-weight accuracy across the path by several points
+        (``docs/benchmarks.md``). 0 is the authors' method.
+    sandwich : bool, default=False
+        In the discrete share, each step also trains the architectures at both ends
+        of ``lambda_range`` (BigNAS' sandwich rule), at about three times the cost
+        of a step.
     validation_fraction : float, default=0.5
         Stratified share of the data that trains the architecture (the rest trains
         the weights). It also scores the complexity path.
@@ -166,7 +179,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         ``arch_loss`` and ``arch_accuracy`` (architecture half, the held-out loss of
         early stopping), ``temperature`` (at the epoch's end), ``lambda_min``,
         ``lambda_median``, ``lambda_max`` (of the lambdas sampled), ``steps``,
-        ``arch_steps`` and ``seconds``. ``pandas.DataFrame(history_)`` shows it.
+        ``arch_steps``, ``discrete_steps`` and ``seconds``. ``pandas.DataFrame(history_)`` shows it.
     device_ : torch.device
     """
 
@@ -178,6 +191,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         "path_samples": Interval("int", 1),
         "early_stopping_patience": Interval("int", 1, none_ok=True),
         "relaxation": Options("gumbel", "hard"),
+        "discrete_fraction": Interval("real", 0, 1, open_high=True),
+        "sandwich": Options(True, False),
     }
 
     def __init__(
@@ -206,6 +221,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         warmup_fraction=0.0,
         temperature_start=1.0,
         temperature_end=0.2,
+        discrete_fraction=0.0,
+        sandwich=False,
         validation_fraction=0.5,
         path_samples=2048,
         image_shape=None,
@@ -241,6 +258,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         self.warmup_fraction = warmup_fraction
         self.temperature_start = temperature_start
         self.temperature_end = temperature_end
+        self.discrete_fraction = discrete_fraction
+        self.sandwich = sandwich
         self.validation_fraction = validation_fraction
         self.path_samples = path_samples
         self.image_shape = image_shape
@@ -293,6 +312,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
             early_stopping_patience=self.early_stopping_patience,
+            discrete_fraction=self.discrete_fraction,
+            sandwich=self.sandwich,
         )
         checkpoint = None
         if self.checkpoint_dir is not None:

@@ -51,6 +51,14 @@ class SearchSettings:
     fixed_lambda: float = None
     mixed_precision: bool = False
     early_stopping_patience: int = None
+    #: The last share of the search (of its steps, or of ``max_time``) trains only the
+    #: weights, each step those of the argmax architecture at a drawn lambda: the
+    #: networks the path hands out. The architecture, the temperature and the warm-up
+    #: run their schedules over the share before it.
+    discrete_fraction: float = 0.0
+    #: In the discrete share, each step also trains the architectures at both ends of
+    #: the lambda range (the "sandwich rule" of BigNAS), summing the three gradients.
+    sandwich: bool = False
 
 
 @contextlib.contextmanager
@@ -101,7 +109,7 @@ class EpochRecord:
     def __init__(self, epoch):
         self.epoch, self.start = epoch, time.perf_counter()
         self.train_loss, self.arch_loss = 0.0, 0.0
-        self.correct, self.seen, self.steps, self.arch_steps = 0, 0, 0, 0
+        self.correct, self.seen, self.steps, self.arch_steps, self.discrete_steps = 0, 0, 0, 0, 0
         self.lambdas, self.temperatures = [], []
 
     def add(self, step):
@@ -115,6 +123,7 @@ class EpochRecord:
             self.arch_steps += 1
         self.train_loss += step["train_loss"]
         self.steps += 1
+        self.discrete_steps += int(step.get("discrete", False))
 
     def entry(self):
         """The history dict: mean losses, accuracy, the last temperature, the lambdas' spread."""
@@ -129,6 +138,7 @@ class EpochRecord:
             lambda_max=float(np.max(self.lambdas)),
             steps=self.steps,
             arch_steps=self.arch_steps,
+            discrete_steps=self.discrete_steps,
             seconds=time.perf_counter() - self.start,
         )
 
@@ -174,7 +184,8 @@ class BilevelSearch:
         self.batch_size = min(s.batch_size, n_train, n_val)
         self.steps_per_epoch = max(1, n_train // self.batch_size)
         self.total_steps = self.steps_per_epoch * s.epochs
-        self.warmup_steps = int(s.warmup_fraction * self.total_steps)
+        mixture_steps = self.total_steps - int(s.discrete_fraction * self.total_steps)
+        self.warmup_steps = int(s.warmup_fraction * mixture_steps)
         # The learning rate and the temperature follow their schedules per step, so a
         # short search (one or two epochs on a CPU) still anneals both fully.
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, self.total_steps, s.lr_min)
@@ -209,6 +220,16 @@ class BilevelSearch:
         with torch.autocast(x.device.type, torch.bfloat16, enabled=mixed):
             return self._mixture_loss(x, y, alpha, gumbel, temperature)
 
+    def _argmax_loss(self, x, y, lam):
+        # Only the argmax operation of every edge runs ("none" adds zero): the
+        # network of genotype_at(lambda), with the supernet's own weights.
+        with torch.no_grad():
+            choice = self.hypernet(lam).argmax(-1)
+        weights = F.one_hot(choice, self.hypernet.anchors.shape[-1]).to(self.hypernet.anchors.dtype)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.settings.mixed_precision):
+            logits = self.supernet(x, (weights[0], weights[1]), (choice[0], choice[1]))
+        return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), y)
+
     def _mixture_loss(self, x, y, alpha, gumbel, temperature):
         if self.settings.relaxation == "hard":
             # Straight-through: the batch runs one sampled sub-network (GDAS-style).
@@ -231,6 +252,23 @@ class BilevelSearch:
         torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.settings.grad_clip)
         self.weight_optimizer.step()
         return loss.item()
+
+    def discrete_step(self, x, y, lam):
+        """One SGD step on the weights of the argmax architecture at ``lam``; with
+        ``settings.sandwich`` also at both ends of the range, the gradients summed.
+        Returns the mean loss."""
+        lambdas = [lam]
+        if self.settings.sandwich:
+            lambdas += [10.0**bound for bound in self.hypernet.log_range]
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for value in lambdas:
+            loss = self._argmax_loss(x, y, value) / len(lambdas)
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.settings.grad_clip)
+        self.weight_optimizer.step()
+        return total
 
     def arch_objective(self, x, y, lam, gumbel, temperature):
         """Validation loss plus the complexity term; returns (objective, cross-entropy, logits)."""
@@ -325,17 +363,28 @@ class BilevelSearch:
         """
         return self.budget.progress(self.loop["done"], self.total_steps if total is None else total)
 
+    def mixture_progress(self, total=None):
+        """:meth:`progress` over the share before the discrete one (``discrete_fraction``),
+        which the temperature and the warm-up follow: 1 from the discrete share on."""
+        return min(1.0, self.progress(total) / (1.0 - self.settings.discrete_fraction))
+
     def temperature(self):
-        """The Gumbel-softmax temperature of the next step, annealed over :meth:`progress`."""
+        """The Gumbel-softmax temperature of the next step, annealed over :meth:`mixture_progress`."""
         # Over total - 1 steps: the last step runs at the end temperature.
-        progress = self.progress(self.total_steps - 1)
+        progress = self.mixture_progress(self.total_steps - 1)
         return temperature_at(progress, self.settings.temperature_start, self.settings.temperature_end)
 
     def in_warmup(self):
-        """Whether the next step trains the weights only (the first ``warmup_fraction``)."""
+        """Whether the next step trains the weights only (the first ``warmup_fraction``
+        of the mixture share)."""
         if self.settings.max_time is None:
             return self.loop["done"] < self.warmup_steps
-        return self.progress() < self.settings.warmup_fraction
+        return self.mixture_progress() < self.settings.warmup_fraction
+
+    def in_discrete_share(self):
+        """Whether the next step trains argmax architectures only (the last ``discrete_fraction``)."""
+        fraction = self.settings.discrete_fraction
+        return fraction > 0 and self.progress() >= 1.0 - fraction
 
     def train_step(self, x, y, x_val, y_val):
         """One step of the search on a weight batch ``x, y`` and an architecture batch.
@@ -352,6 +401,10 @@ class BilevelSearch:
         """
         lam, temperature = self.sample_lambda(), self.temperature()
         out = {"lambda": lam, "temperature": temperature, "arch_loss": None, "correct": 0, "seen": 0}
+        out["discrete"] = self.in_discrete_share()
+        if out["discrete"]:
+            out["train_loss"] = self.discrete_step(x, y, lam)
+            return out
         if not self.in_warmup():
             out["arch_loss"], out["correct"] = self.arch_step(x_val, y_val, lam, temperature, (x, y))
             out["seen"] = len(y_val)
@@ -430,7 +483,7 @@ class BilevelSearch:
         list of dict
             Per epoch: ``epoch``, ``train_loss``, ``arch_loss``, ``arch_accuracy``,
             ``temperature``, ``lambda_median``, ``lambda_min``, ``lambda_max``,
-            ``steps``, ``arch_steps`` and ``seconds``.
+            ``steps``, ``arch_steps``, ``discrete_steps`` and ``seconds``.
 
         Notes
         -----

@@ -301,12 +301,26 @@ def test_early_stopping_patience_ends_the_search_early(digits):
         ("n_knots", 0, ValueError),
         ("momentum", "high", TypeError),
         ("relaxation", "softmax", ValueError),
+        ("discrete_fraction", 1.0, ValueError),
+        ("discrete_fraction", "half", TypeError),
+        ("sandwich", "yes", ValueError),
     ],
 )
 def test_nonsensical_hyperparameters_are_named_in_the_error(digits, param, value, error):
     X, y = small(*digits, n=40)
     with pytest.raises(error, match=param):
         HyperDARTSClassifier(**{**TINY, param: value}).fit(X, y)
+
+
+def test_a_discrete_share_ends_the_search_with_weight_steps_of_the_path_s_networks(digits):
+    X, y = digits
+    params = dict(TINY, max_epochs=4, lr=0.1, discrete_fraction=0.5, sandwich=True, random_state=0)
+    clf = HyperDARTSClassifier(**params).fit(X[:600], y[:600])
+    assert [h["arch_steps"] > 0 for h in clf.history_] == [True, True, False, False]
+    assert [h["discrete_steps"] == h["steps"] for h in clf.history_] == [False, False, True, True]
+    losses = [h["train_loss"] for h in clf.history_]
+    assert losses[-1] < losses[1]
+    assert set(clf.set_complexity(1e-8).predict(X[600:700])) <= set(clf.classes_)
 
 
 def test_hard_relaxation_learns_and_fits_a_whole_path(digits):

@@ -7,6 +7,7 @@ import torch
 from skhypernas import stopping
 from skhypernas.derived import DerivedNetwork
 from skhypernas.hypernet import PiecewiseLinearHypernet
+from skhypernas.path import genotype_at
 from skhypernas.relaxation import hard_one_hot, temperature_at
 from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
 from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
@@ -349,3 +350,71 @@ def test_a_time_budget_anneals_the_training_loop_too(monkeypatch):
     history = train_network(net, x, y, settings, np.random.RandomState(0))
     assert sum(h["steps"] for h in history) == 6
     assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_discrete_step_trains_exactly_the_network_the_path_hands_out_at_its_lambda():
+    search, x, y = tiny_search(discrete_fraction=0.5)
+    lam = 1e-8
+    s = float(search.hypernet.normalise(torch.tensor(lam)))
+    derived = DerivedNetwork.from_supernet(search.supernet, genotype_at(search.hypernet.knot_anchors(), s))
+    expected = torch.nn.functional.cross_entropy(derived(x), y)  # train mode: batch statistics, like the search
+    loss = search._argmax_loss(x, y, lam)
+    torch.testing.assert_close(loss, expected)
+    # The step follows that loss's gradient through the supernet's own weights.
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in search.supernet.named_parameters() if p.grad is not None}
+    search.supernet.zero_grad(set_to_none=True)
+    expected.backward()
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    for name, p in derived.named_parameters():
+        parts = name.split(".")
+        if parts[0] == "cells" and parts[2] == "edges":
+            cell = "reduce" if derived.cells[int(parts[1])].reduction else "normal"
+            parts[4:4] = ["ops", str(derived.genotype.choices(cell)[int(parts[3])])]
+        torch.testing.assert_close(grads[".".join(parts)], p.grad)
+
+
+def test_the_discrete_share_freezes_the_architecture_and_trains_the_weights():
+    search, x, y = tiny_search(epochs=4, batch_size=3, discrete_fraction=0.5)
+    history = search.run(x, y, x, y)
+    # Two steps per epoch: the last four steps are discrete, without architecture steps.
+    assert [h["discrete_steps"] for h in history] == [0, 0, 2, 2]
+    assert [h["arch_steps"] for h in history] == [2, 2, 0, 0]
+    anchors = search.hypernet.anchors.detach().clone()
+    weights = [p.detach().clone() for p in search.supernet.parameters()]
+    out = search.train_step(x[:3], y[:3], x[3:], y[3:])
+    assert out["discrete"] and out["arch_loss"] is None
+    assert torch.equal(search.hypernet.anchors, anchors)
+    assert any(not torch.equal(a, p) for a, p in zip(weights, search.supernet.parameters()))
+
+
+def test_the_sandwich_rule_averages_the_losses_at_the_drawn_lambda_and_both_ends():
+    search, x, y = tiny_search(sandwich=True, discrete_fraction=0.5)
+    lam = 1e-8
+    with torch.no_grad():
+        losses = [search._argmax_loss(x, y, v).item() for v in (lam, 1e-10, 1e-6)]
+    assert search.discrete_step(x, y, lam) == pytest.approx(np.mean(losses), rel=1e-5)
+
+
+def test_under_a_time_budget_temperature_and_warm_up_end_where_the_discrete_share_begins(monkeypatch):
+    search, x, y = tiny_search(
+        epochs=1000, batch_size=3, max_time=10.0, warmup_fraction=0.5, discrete_fraction=0.4, lr=0.1, lr_min=0.001
+    )
+    steps = _on_a_clock(monkeypatch, search, 1.0)
+    discrete, train_step = [], search.train_step
+
+    def recorded(*args):
+        out = train_step(*args)
+        discrete.append(out["discrete"])
+        return out
+
+    search.train_step = recorded
+    search.run(x, y, x, y)
+    temperatures, lrs, weight_only = zip(*steps)
+    # Mixture share: 6 s, its first half weight-only; then discrete steps to the end.
+    assert discrete == [False] * 6 + [True] * 5
+    assert weight_only == (True,) * 3 + (False,) * 3 + (True,) * 5
+    progress = np.minimum(np.arange(11) / 6, 1.0)
+    np.testing.assert_allclose(temperatures, [temperature_at(p, 1.0, 0.2) for p in progress])
+    # The learning rate's cosine runs over the whole budget.
+    np.testing.assert_allclose(lrs, 0.001 + 0.099 * (1 + np.cos(np.pi * np.minimum(np.arange(11) / 10, 1))) / 2)
