@@ -39,6 +39,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.neural_network import MLPClassifier
 
 from . import ArchitectureClassifier, DARTSClassifier, HyperDARTSClassifier, RandomArchitectureClassifier
+from ._images import resolve_image_shape
 from .datasets import load_train_test
 from .path import fine_tune_picks, interval_middle
 from .plain_cnn import PlainCNNClassifier, plain_cnn_widths
@@ -732,6 +733,43 @@ def paper_scale_estimate(cfg, n_train, step_seconds):
     return steps * step_seconds * (1 + cfg["k"]) * cfg["n_seeds"]
 
 
+def refuse_paper_scale_without_gpu(scale, force, cfg, X_train, y_train):
+    """Exit with the time a ``"paper"`` scale run would take here, unless there is a GPU or ``force``.
+
+    The estimate times one search step of the scale's supernet on this CPU
+    (:func:`time_search_step`) and extrapolates it to the scale's searches
+    (:func:`paper_scale_estimate`): a user learns the cost of starting it before paying it.
+
+    Parameters
+    ----------
+    scale : str
+    force : bool
+    cfg : dict
+        The scale's settings.
+    X_train, y_train : ndarray
+        The training data, whose size and image shape the estimate uses.
+
+    Raises
+    ------
+    SystemExit
+        With the estimate, when ``scale`` is ``"paper"``, CUDA is absent and ``force`` is False.
+    """
+    import torch
+
+    if scale != "paper" or force or torch.cuda.is_available():
+        return
+    X_train = np.asarray(X_train)
+    image_shape = resolve_image_shape(None, X_train[0].size, X_train.shape[1:] if X_train.ndim > 2 else None)
+    step = time_search_step(cfg["search"], image_shape, len(np.unique(y_train)))
+    hours = paper_scale_estimate(cfg, len(X_train), step) / 3600
+    sys.exit(
+        f"--scale paper is the authors' GPU setting and this machine has no CUDA device: one search step "
+        f"took {step:.2f} s here, so its {1 + cfg['k']} searches x {cfg['n_seeds']} seeds alone would take "
+        f"about {hours:,.0f} hours (the 100-epoch retrainings come on top). Run it on a GPU, use --scale cpu, "
+        f"or pass --force to start anyway."
+    )
+
+
 def _positive(kind):
     def parse(text):
         value = kind(text)
@@ -792,9 +830,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     cfg = {key: (dict(v) if isinstance(v, dict) else v) for key, v in SCALES[args.scale].items()}
-    for name, key in (("k", "k"), ("search_share", "search_share"), ("n_random", "n_random")):
+    for name in ("k", "search_share", "n_random"):
         if getattr(args, name) is not None:
-            cfg[key] = getattr(args, name)
+            cfg[name] = getattr(args, name)
     n_train = args.n_train if args.n_train is not None else cfg["n_train"]
     n_test = args.n_test if args.n_test is not None else cfg["n_test"]
     n_jobs = args.n_jobs if args.n_jobs is not None else cfg["n_jobs"]
@@ -807,21 +845,10 @@ def main(argv=None):
         except ValueError as exc:
             parser.error(str(exc))
 
-    import torch
-
-    if args.scale == "paper" and not torch.cuda.is_available() and not args.force:
-        step = time_search_step(cfg["search"])
-        hours = paper_scale_estimate(cfg, n_train or 60_000, step) / 3600
-        sys.exit(
-            f"--scale paper is the authors' GPU setting and this machine has no CUDA device: one search step "
-            f"took {step:.2f} s here, so its {1 + cfg['k']} searches x {cfg['n_seeds']} seeds alone would take "
-            f"about {hours:,.0f} hours (the 100-epoch retrainings come on top). Run it on a GPU, use --scale cpu, "
-            f"or pass --force to start anyway."
-        )
-
     X_train, X_test, y_train, y_test = load_train_test(args.dataset, n_train)
     if n_test:
         X_test, y_test = X_test[:n_test], y_test[:n_test]
+    refuse_paper_scale_without_gpu(args.scale, args.force, cfg, X_train, y_train)
     print(f"{args.dataset}, scale {args.scale}: {len(X_train)} training, {len(X_test)} test samples", flush=True)
     print(f"settings {cfg}", flush=True)
     for seed in range(args.random_state, args.random_state + cfg["n_seeds"]):
