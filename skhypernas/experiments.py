@@ -452,7 +452,8 @@ def _hyperdarts_inherited(s, X_test, y_test, lambdas, k):
     )
     clf, seconds = fitted["estimator"][0], float(fitted["fit_time"][0])
     path = clf.complexity_path_
-    picks = [interval_middle(path, i) for i in fine_tune_picks(path["n_parameters"], k)]
+    # Spread over the path's parameter range, listed by lambda as the complexity check reads them.
+    picks = sorted(interval_middle(path, i) for i in fine_tune_picks(path["n_parameters"], k))
     accuracy = {}  # path entries with one genotype share their network: score each once
 
     def row(lam, setting):
