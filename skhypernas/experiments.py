@@ -714,7 +714,8 @@ def time_search_step(search, image_shape=(1, 28, 28), n_classes=10, batch=16):
     y = np.arange(2 * batch) % n_classes
     # No warm-up: both steps are full bilevel steps, the search's dominant cost.
     params = dict(search, batch_size=batch, max_epochs=2, max_time=None, warmup_fraction=0.0, path_samples=2)
-    history = HyperDARTSClassifier(**params, device="cpu", random_state=0).fit(X, y).history_
+    params.update(device="cpu", random_state=0)
+    history = HyperDARTSClassifier(**params).fit(X, y).history_
     return min(h["seconds"] for h in history) * full_batch / batch
 
 
