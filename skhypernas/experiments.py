@@ -608,8 +608,8 @@ def run_experiment(
         log(f"{name}: {seconds[name]:.0f} s")
         return out
 
-    lambdas = cfg["hyper_lambdas"]
-    grid_rows, picks, clf = stage("hyperdarts (inherited)", _hyperdarts_inherited, s, X_test, y_test, lambdas, cfg["k"])
+    grid = cfg["hyper_lambdas"]
+    grid_rows, picks, clf = stage("hyperdarts (inherited)", _hyperdarts_inherited, s, X_test, y_test, grid, cfg["k"])
     rows += grid_rows + picks + stage("hyperdarts (fine-tuned)", _hyperdarts_fine_tuned, s, clf, picks)
     # DARTS at the picks' lambdas, its searches together as long as HyperDARTS' one.
     lambdas = [r["lambda"] for r in picks]
