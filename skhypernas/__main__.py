@@ -11,23 +11,13 @@ import numpy as np
 
 from . import ArchitectureClassifier, HyperDARTSClassifier
 from .datasets import load_train_test
-from .path import interval_middle, path_index
+from .path import fine_tune_picks, interval_middle, path_index
 from .presets import FINE_TUNING, PRESETS
 
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
 TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
 #: The search's share of the budget; the path, the test set and fine-tuning get the rest.
 SEARCH_SHARE = 0.6
-
-
-def fine_tune_picks(n_parameters, k):
-    """Indices of ``k`` path entries spread over its parameter range: those nearest to
-    ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide)."""
-    if k <= 0:
-        return []
-    counts = np.asarray(n_parameters, dtype=float)
-    targets = np.geomspace(counts.max(), counts.min(), k)
-    return list(dict.fromkeys(int(np.argmin(np.abs(np.log(counts / t)))) for t in targets))
 
 
 def main(argv=None):

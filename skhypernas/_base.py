@@ -19,8 +19,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._images import flatten_images, resolve_image_shape
 from ._params import Interval, Options
 from .inference import inference_network
+from .reporting import Reporter
 from .search import SearchSettings
 from .search_space import NetworkConfig
+from .training import TrainSettings, train_network
 
 #: ``predict`` feeds the network at most this many input values per batch.
 PREDICT_BATCH_VALUES = 2**20
@@ -191,6 +193,35 @@ def seeded_torch(rng, device, deterministic=False):
             yield
         finally:
             torch.use_deterministic_algorithms(previous)
+
+
+def train_settings(estimator):
+    """:class:`TrainSettings` from a training estimator's parameters of the same names.
+
+    ``max_epochs`` becomes ``epochs``; a setting the estimator has no parameter for
+    (``drop_path`` of a network without cells) keeps its default, off.
+    """
+    names = [f.name for f in dataclasses.fields(TrainSettings) if f.name != "epochs"]
+    params = {name: getattr(estimator, name) for name in names if hasattr(estimator, name)}
+    return TrainSettings(epochs=estimator.max_epochs, **params)
+
+
+def fit_network(estimator, make_network, X, y, rng):
+    """Build ``make_network()`` and train it on validated ``X, y`` as ``estimator`` says.
+
+    The one training path of the estimators that train a fixed network: the network
+    is built under the fit's torch seed (so its initial weights repeat), moved to
+    ``estimator.device_`` and trained by :func:`~skhypernas.training.train_network`
+    with :func:`train_settings`, its ``max_time`` budget included.
+
+    Returns the trained network (in eval mode) and its per-epoch history.
+    """
+    with seeded_torch(rng, estimator.device_):
+        net = _to_device(make_network(), estimator.device_)
+        labels = torch.as_tensor(y, dtype=torch.long, device=estimator.device_)
+        reporter = Reporter(estimator.verbose, estimator.max_epochs, "training", estimator.max_time)
+        history = train_network(net, estimator._image_tensor(X), labels, train_settings(estimator), rng, reporter)
+    return net, history
 
 
 class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):

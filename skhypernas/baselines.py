@@ -26,6 +26,7 @@ from ._base import (
     NetworkClassifierMixin,
     _to_device,
     calibration_images,
+    fit_network,
     network_config,
     predict_batch_size,
     search_data,
@@ -40,7 +41,6 @@ from .reporting import Reporter
 from .search import BilevelSearch
 from .search_space import PRIMITIVES, Genotype, NetworkConfig
 from .supernet import SearchNetwork
-from .training import TrainSettings, train_network
 
 
 def as_genotype(value):
@@ -126,23 +126,7 @@ class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
         genotype = self._choose_genotype(rng)
         X, y = self._validate_training_data(X, y)
         config = self._network_config(genotype)
-        settings = TrainSettings(
-            epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            lr_min=self.lr_min,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            cutout=self.cutout,
-            drop_path=self.drop_path,
-            max_time=self.max_time,
-        )
-        with seeded_torch(rng, self.device_):
-            net = _to_device(self._initial_network(genotype, config), self.device_)
-            labels = torch.as_tensor(y, dtype=torch.long, device=self.device_)
-            reporter = Reporter(self.verbose, self.max_epochs, "training", self.max_time)
-            self.history_ = train_network(net, self._image_tensor(X), labels, settings, rng, reporter)
+        net, self.history_ = fit_network(self, lambda: self._initial_network(genotype, config), X, y, rng)
         self.network_ = net
         self.genotype_ = genotype
         self.n_parameters_ = genotype.n_parameters(config)

@@ -175,3 +175,13 @@ def interval_middle(path, index):
     float
     """
     return float(np.sqrt(path["lambda_min"][index] * path["lambda_max"][index]))
+
+
+def fine_tune_picks(n_parameters, k):
+    """Indices of ``k`` path entries spread over its parameter range: those nearest to
+    ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide)."""
+    if k <= 0:
+        return []
+    counts = np.asarray(n_parameters, dtype=float)
+    targets = np.geomspace(counts.max(), counts.min(), k)
+    return list(dict.fromkeys(int(np.argmin(np.abs(np.log(counts / t)))) for t in targets))

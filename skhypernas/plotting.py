@@ -54,33 +54,43 @@ _METHOD_STYLES = {
     "darts": dict(color="tab:blue", marker="s", label="DARTS (one search per lambda)"),
     "random": dict(color="tab:gray", marker="^", label="random architectures"),
     "mlp": dict(color="tab:green", marker="x", label="MLPClassifier"),
+    "plain_cnn": dict(color="tab:purple", marker="D", label="plain CNN"),
 }
 
 
-def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None):
-    """Accuracy against parameter count, one marker style per method.
+def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, reference=None):
+    """Accuracy against parameter count: one marker style per method, each family's
+    Pareto front as a step line.
 
     The comparison of the seed's figure: architectures of several estimators (the
     complexity path of one search, DARTS, random architectures ...) side by side.
-    The points of a method named ``hyperdarts`` (any case), the architectures of one
-    complexity path, are joined in order of parameter count.
+    With a ``weights`` column, each method splits into families by where its weights
+    come from; ``"inherited"`` points are drawn hollow with a dashed front, trained or
+    fine-tuned ones filled with a solid front
+    (:func:`skhypernas.experiments.pareto_front`).
 
     Parameters
     ----------
     results : pandas.DataFrame, dict of columns or list of dicts
         One row per architecture with ``method`` (str), ``n_parameters`` (or
-        ``parameters``) and ``accuracy`` (or ``test_accuracy``), such as the rows of
-        :func:`skhypernas.experiments.run_experiment`.
+        ``parameters``) and ``accuracy`` (or ``test_accuracy``), optionally
+        ``weights``, such as the rows of :func:`skhypernas.experiments.run_experiment`.
     ax : matplotlib Axes, optional
     log_x : bool, default=True
         Parameter counts on a log scale.
     title : str, optional
+    reference : (float, float) or None, default=None
+        A hypervolume reference point (accuracy, parameters): marked with a cross,
+        and each family's legend entry gives its hypervolume
+        (:func:`skhypernas.experiments.hypervolume`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+
+    from .experiments import hypervolume, pareto_front
 
     columns = _columns(results)
     n_key = "n_parameters" if "n_parameters" in columns else "parameters"
@@ -89,28 +99,38 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None):
     if missing:
         raise ValueError(f"results lack the column(s) {sorted(missing)}; they need method, n_parameters, accuracy")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+        fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     else:
         fig = ax.figure
     methods = np.asarray(columns["method"], dtype=object)
+    weights = np.asarray(columns.get("weights", [""] * len(methods)), dtype=object)
     n_params = np.asarray(columns[n_key], dtype=float)
     accuracy = np.asarray(columns[accuracy_key], dtype=float)
     markers = "osD^v<>Px*"
-    for k, method in enumerate(dict.fromkeys(methods)):
-        mine = methods == method
-        order = np.argsort(n_params[mine])
-        x, y = n_params[mine][order], accuracy[mine][order]
-        style = dict(marker=markers[k % len(markers)])
+    families = dict.fromkeys(zip(methods, weights))
+    for k, (method, source) in enumerate(families):
+        mine = (methods == method) & (weights == source)
+        x, y = n_params[mine], accuracy[mine]
+        style = dict(marker=markers[k % len(markers)], color=f"C{k % 10}")
         style.update(_METHOD_STYLES.get(str(method).lower(), {}))
-        style["label"] = f"{style.get('label', method)} ({mine.sum()})"
-        path = str(method).lower() == "hyperdarts" and len(x) > 1
-        ax.plot(x, y, linestyle="-" if path else "none", linewidth=0.8, **style)
+        label = style.pop("label", method) + (f", {source}" if source else "")
+        inherited = source == "inherited"
+        if inherited:
+            style["markerfacecolor"] = "none"
+        front = pareto_front(x, y)
+        if reference is not None:
+            label += f"; hypervolume {hypervolume(zip(x[front], y[front]), reference):.3f}"
+        ax.plot(x, y, linestyle="none", label=f"{label} ({mine.sum()})", **style)
+        # The front holds its accuracy until the next, larger point improves on it.
+        ax.step(x[front], y[front], where="post", color=style["color"], linestyle="--" if inherited else "-", lw=1)
+    if reference is not None:
+        ax.plot(reference[1], reference[0], marker="+", color="black", markersize=12, linestyle="none")
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy" if accuracy_key == "test_accuracy" else "accuracy")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(title="method (architectures)", fontsize=8, framealpha=0.6)
+    ax.legend(title="family (models)", fontsize=7, framealpha=0.6)
     ax.set_title(title or "Accuracy against parameters")
     return fig
 

@@ -6,6 +6,7 @@ import pytest
 from numpydoc import validate as numpydoc_validate
 
 import skhypernas
+from skhypernas.plain_cnn import PlainCNNClassifier
 
 #: Missing or unknown parameters, parameters without a type, no Returns section,
 #: no docstring at all.
@@ -22,6 +23,18 @@ MODULE_FUNCTIONS = [
     "skhypernas.plotting.plot_complexity_path",
     "skhypernas.plotting.plot_accuracy_vs_parameters",
     "skhypernas.plotting.plot_genotype",
+    "skhypernas.experiments.pareto_front",
+    "skhypernas.experiments.hypervolume",
+    "skhypernas.experiments.front_table",
+    "skhypernas.experiments.complexity_control",
+    "skhypernas.experiments.plan_time",
+    "skhypernas.experiments.run_experiment",
+    "skhypernas.experiments.write_results",
+    "skhypernas.experiments.time_search_step",
+    "skhypernas.experiments.paper_scale_estimate",
+    "skhypernas.experiments.refuse_paper_scale_without_gpu",
+    "skhypernas.plain_cnn.plain_cnn_parameters",
+    "skhypernas.plain_cnn.plain_cnn_widths",
 ]
 
 
@@ -32,12 +45,14 @@ def public_api():
         skhypernas.DARTSClassifier,
         skhypernas.ArchitectureClassifier,
         skhypernas.RandomArchitectureClassifier,
+        PlainCNNClassifier,
     ):
-        names.append(f"skhypernas.{cls.__name__}")
+        prefix = "skhypernas" if hasattr(skhypernas, cls.__name__) else cls.__module__
+        names.append(f"{prefix}.{cls.__name__}")
         for method, member in inspect.getmembers(cls, inspect.isfunction):
             # The estimators' own public methods, not those scikit-learn documents.
             if not method.startswith("_") and member.__module__.startswith("skhypernas"):
-                names.append(f"skhypernas.{cls.__name__}.{method}")
+                names.append(f"{prefix}.{cls.__name__}.{method}")
     return names
 
 

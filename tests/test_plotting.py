@@ -61,9 +61,33 @@ def test_accuracy_vs_parameters_takes_frames_dicts_and_rows(fitted, tmp_path):
             "DARTS (one search per lambda) (1)",
             "random architectures (3)",
         ]
-        random_line = ax.get_lines()[2]
-        assert list(random_line.get_xdata()) == [500, 600, 700]
+        (random_points,) = [line for line in ax.get_lines() if line.get_label().startswith("random")]
+        assert list(random_points.get_xdata()) == [500, 600, 700]
     renamed = pd.DataFrame(rows).rename(columns={"n_parameters": "parameters"})
     assert plot_accuracy_vs_parameters(renamed, log_x=False).axes[0].get_xscale() == "linear"
     with pytest.raises(ValueError, match="accuracy"):
         plot_accuracy_vs_parameters({"method": ["a"], "n_parameters": [1]})
+
+
+def test_accuracy_vs_parameters_marks_inherited_points_and_draws_fronts_as_steps():
+    from skhypernas.plotting import plot_accuracy_vs_parameters
+
+    rows = [
+        dict(method="hyperdarts", weights="inherited", n_parameters=n, test_accuracy=a)
+        for n, a in [(5_000, 0.80), (20_000, 0.85), (60_000, 0.84)]
+    ]
+    rows += [
+        dict(method="hyperdarts", weights="fine-tuned", n_parameters=n, test_accuracy=0.9) for n in (5_000, 60_000)
+    ]
+    rows += [dict(method="plain_cnn", weights="scratch", n_parameters=16_794, test_accuracy=0.91)]
+    fig = plot_accuracy_vs_parameters(rows, reference=(0.80, 100_000))
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("HyperDARTS (one search), inherited; hypervolume 0.")
+    assert "fine-tuned" in labels[1] and "plain CNN" in labels[2]
+    points = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert [line.get_markerfacecolor() for line in points.values()][0] == "none"
+    assert points[labels[1]].get_markerfacecolor() != "none"
+    fronts = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
+    # The inherited front drops the 60K point, which the 20K one beats.
+    assert len(fronts) == 3 and list(fronts[0].get_xdata()) == [5_000, 20_000]
