@@ -76,20 +76,27 @@ _TRAINING_CONSTRAINTS = {
 
 
 class _SavedNetworkMixin(persistence.PersistenceMixin):
-    """Fitted state of classifiers whose model is the derived network of ``genotype_``:
-    its weights are stored, the module is rebuilt."""
+    """Fitted state of classifiers whose model is ``network_``: its weights are stored
+    beside ``_network_spec()``, and ``_empty_network(spec)`` rebuilds the module.
+    By default the network is the derived network of ``genotype_``."""
+
+    def _network_spec(self):
+        return dataclasses.asdict(self.network_.config)
+
+    def _empty_network(self, spec):
+        return DerivedNetwork(self.genotype_, NetworkConfig(**spec))
 
     def _fitted_state(self):
         state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k != "network_"}
-        state["config"] = dataclasses.asdict(self.network_.config)
+        state["config"] = self._network_spec()
         state["network_"] = dict(self.network_.state_dict())
         return state
 
     def _restore_fitted_state(self, state):
-        config, weights = NetworkConfig(**state.pop("config")), state.pop("network_")
+        spec, weights = state.pop("config"), state.pop("network_")
         vars(self).update(state)
         with torch.device("meta"):
-            net = DerivedNetwork(self.genotype_, config)
+            net = self._empty_network(spec)
         net.load_state_dict(weights, assign=True)
         self.network_ = _to_device(net, self.device_).eval()
 

@@ -9,13 +9,13 @@ experiment, not a citizen of the search space.
 """
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
 from . import persistence
-from ._base import TRAINING_CONSTRAINTS, NetworkClassifierMixin, _to_device, fit_network
+from ._base import TRAINING_CONSTRAINTS, NetworkClassifierMixin, fit_network
 from ._params import Interval, check_params
+from .baselines import _SavedNetworkMixin
 
 
 class PlainCNN(nn.Sequential):
@@ -94,7 +94,7 @@ def plain_cnn_widths(low, high, count, in_channels=1, n_classes=10):
 
 
 @persistence.register
-class PlainCNNClassifier(persistence.PersistenceMixin, NetworkClassifierMixin):
+class PlainCNNClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     """A :class:`PlainCNN` of a given width, trained like
     :class:`~skhypernas.ArchitectureClassifier` trains a searched architecture.
 
@@ -183,8 +183,11 @@ class PlainCNNClassifier(persistence.PersistenceMixin, NetworkClassifierMixin):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _make_network(self):
-        return PlainCNN(self.width, self.image_shape_[0], len(self.classes_))
+    def _network_spec(self):
+        return dict(width=self.width, in_channels=self.image_shape_[0], n_classes=len(self.classes_))
+
+    def _empty_network(self, spec):
+        return PlainCNN(**spec)
 
     def fit(self, X, y):
         """Train the network on all of ``X, y``.
@@ -205,19 +208,6 @@ class PlainCNNClassifier(persistence.PersistenceMixin, NetworkClassifierMixin):
             raise ValueError(
                 f"PlainCNNClassifier needs images at least 4x4 (two 2x2 max-pools); got {self.image_shape_}"
             )
-        self.network_, self.history_ = fit_network(self, self._make_network, X, y, rng)
+        self.network_, self.history_ = fit_network(self, lambda: PlainCNN(**self._network_spec()), X, y, rng)
         self.n_parameters_ = plain_cnn_parameters(self.width, self.image_shape_[0], len(self.classes_))
         return self
-
-    def _fitted_state(self):
-        state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k != "network_"}
-        state["network_"] = dict(self.network_.state_dict())
-        return state
-
-    def _restore_fitted_state(self, state):
-        weights = state.pop("network_")
-        vars(self).update(state)
-        with torch.device("meta"):
-            net = self._make_network()
-        net.load_state_dict(weights, assign=True)
-        self.network_ = _to_device(net, self.device_).eval()
