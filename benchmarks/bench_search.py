@@ -87,7 +87,7 @@ def build(variant, args):
                 edge.forward = types.MethodType(reference_mixed_op, edge)
     device = torch.device(args.device)
     supernet = _to_device(supernet, device)
-    hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6)).to(device)
+    hypernet = PiecewiseLinearHypernet(supernet.space.arch_shape, (1e-10, 1e-6)).to(device)
     return config, supernet, hypernet, device
 
 
@@ -143,7 +143,7 @@ def measure(variant, args):
     supernet.eval()
     with torch.no_grad():
         weights = torch.softmax(hypernet(lam), -1)
-        seconds = timed(lambda: supernet(batch, (weights[0], weights[1])), args.repeats)
+        seconds = timed(lambda: supernet(batch, weights), args.repeats)
         result["supernet_inference_img_s"] = throughput(len(batch), seconds)
         # The architecture of the path's smallest lambda: the largest derived network.
         genotype = Genotype.from_choices(weights[0].argmax(-1).tolist(), weights[1].argmax(-1).tolist())

@@ -27,7 +27,7 @@ from skhypernas import HyperDARTSClassifier
 from skhypernas._base import predict_batch_size
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
-from skhypernas.path import genotype_at
+from skhypernas.path import architecture_at
 from skhypernas.presets import PRESETS
 
 BASE = dict(PRESETS["cpu"], max_epochs=1, lr=0.1, temperature_start=1.0, path_samples=256, device="cpu")
@@ -52,7 +52,9 @@ def trial(overrides, X, y, x_test, y_test, max_time=None, points=2):
         with torch.no_grad():
             mixture = torch.softmax(clf.hypernet_(lam), -1)
         supernet = accuracy(clf.supernet_.eval(), x_test, y_test, (mixture[0], mixture[1]))
-        derived = DerivedNetwork.from_supernet(clf.supernet_, genotype_at(clf.hypernet_.knot_anchors(), s))
+        derived = DerivedNetwork.from_supernet(
+            clf.supernet_, architecture_at(clf.search_space_, clf.hypernet_.knot_anchors(), s)
+        )
         recalibrate_batch_norm(derived, calibration.split(predict_batch_size(calibration.shape[1:])))
         ends[f"{lam:g}"] = dict(
             supernet=round(supernet, 3),

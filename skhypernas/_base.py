@@ -16,12 +16,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import persistence
 from ._images import flatten_images, resolve_image_shape
 from ._params import Interval, Options
 from .inference import inference_network
 from .reporting import Reporter
 from .search import SearchSettings
-from .search_space import NetworkConfig
+from .spaces import DartsSpace, resolve_space
 from .training import TrainSettings, train_network
 
 #: ``predict`` feeds the network at most this many input values per batch.
@@ -74,22 +75,6 @@ def split_halves(y, validation_fraction, rng):
         ) from None
 
 
-def network_config(estimator, n_nodes=None):
-    """The :class:`NetworkConfig` of a fitted-in-progress estimator's shape parameters.
-
-    Reads ``channels``, ``n_cells``, ``stem_multiplier`` and (unless given) ``n_nodes``
-    from the estimator, the input channels and classes from what validation found.
-    """
-    return NetworkConfig(
-        in_channels=estimator.image_shape_[0],
-        n_classes=len(estimator.classes_),
-        channels=estimator.channels,
-        n_cells=estimator.n_cells,
-        n_nodes=estimator.n_nodes if n_nodes is None else n_nodes,
-        stem_multiplier=estimator.stem_multiplier,
-    )
-
-
 #: Valid values of the parameters that every estimator training a network takes.
 TRAINING_CONSTRAINTS = {
     "channels": Interval("int", 1),
@@ -106,10 +91,23 @@ TRAINING_CONSTRAINTS = {
     "verbose": Interval("int", 0),
 }
 
+
+class SpaceConstraint:
+    """A search space's name or a space object (:func:`~skhypernas.spaces.resolve_space`)."""
+
+    def __init__(self, none_ok=False):
+        self.none_ok = none_ok
+
+    def check(self, name, value):
+        if not (value is None and self.none_ok):
+            resolve_space(value)
+
+
 #: ... and those that both search estimators (HyperDARTSClassifier and
 #: DARTSClassifier) add; each adds its own besides.
 SEARCH_CONSTRAINTS = {
     **TRAINING_CONSTRAINTS,
+    "search_space": SpaceConstraint(),
     "n_nodes": Interval("int", 1),
     "arch_lr": Interval("real", 0, open_low=True),
     "arch_weight_decay": Interval("real", 0),
@@ -130,30 +128,6 @@ def cpu_has_bfloat16():
     return not {"avx512_bf16", "amx_bf16"}.isdisjoint(flags.split())
 
 
-def search_settings(estimator, **fixed):
-    """:class:`SearchSettings` from a search estimator's parameters of the same names.
-
-    ``max_epochs`` becomes ``epochs``, ``mixed_precision="auto"`` is resolved for
-    ``device_`` (bfloat16 on CUDA only); ``fixed`` sets the rest (or overrides).
-    """
-    names = (
-        "batch_size lr lr_min momentum weight_decay grad_clip arch_lr arch_weight_decay second_order "
-        "warmup_fraction max_time"
-    ).split()
-    params = {name: getattr(estimator, name) for name in names}
-    mixed = estimator.mixed_precision
-    params["mixed_precision"] = estimator.device_.type == "cuda" if mixed == "auto" else bool(mixed)
-    if params["mixed_precision"] and estimator.device_.type == "cpu" and not cpu_has_bfloat16():
-        warnings.warn(
-            "mixed_precision=True on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): "
-            "bfloat16 is emulated there and the search runs slower than in float32; "
-            "set mixed_precision=False",
-            UserWarning,
-            stacklevel=3,
-        )
-    return SearchSettings(epochs=estimator.max_epochs, arch_betas=tuple(estimator.arch_betas), **{**params, **fixed})
-
-
 @dataclasses.dataclass
 class SearchData:
     """One search's data on the estimator's device: the weight half trains the
@@ -165,13 +139,74 @@ class SearchData:
     y_val: torch.Tensor
 
 
-def search_data(estimator, X, y, rng):
-    """Split validated rows and encoded labels into a :class:`SearchData`, stratified
-    by ``estimator.validation_fraction``."""
-    train_idx, val_idx = split_halves(y, estimator.validation_fraction, rng)
-    x_all = estimator._image_tensor(X)
-    y_all = torch.as_tensor(y, dtype=torch.long, device=estimator.device_)
-    return SearchData(x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx])
+#: Parameters of a search estimator that become :class:`SearchSettings` fields of the
+#: same name (``max_epochs`` becomes ``epochs``; ``mixed_precision`` is resolved).
+SEARCH_SETTING_NAMES = (
+    "batch_size lr lr_min momentum weight_decay grad_clip arch_lr arch_betas arch_weight_decay second_order "
+    "warmup_fraction max_time"
+).split()
+
+#: The shape parameters of the default ("darts") space that the search estimators take.
+DARTS_SHAPE_DEFAULTS = {"channels": 16, "n_cells": 3, "n_nodes": 4, "stem_multiplier": 3}
+
+
+class SpaceParamsMixin:
+    """The search space an estimator's ``search_space`` parameter names: ``"darts"``
+    shaped by ``channels``, ``n_cells``, ``n_nodes`` and ``stem_multiplier``, or a space
+    object, which carries its own shape (those then stay at their defaults)."""
+
+    def _unbound_space(self):
+        space = resolve_space(self.search_space)
+        if isinstance(self.search_space, str):
+            if isinstance(space, DartsSpace):
+                space = DartsSpace(**{name: getattr(self, name) for name in DARTS_SHAPE_DEFAULTS})
+            return space
+        changed = [n for n, default in DARTS_SHAPE_DEFAULTS.items() if getattr(self, n) != default]
+        if changed:
+            raise ValueError(
+                f"{', '.join(changed)} shape the 'darts' space by name; with a space object "
+                f"({type(space).__name__}) set them on the object and leave these at their defaults"
+            )
+        return space
+
+    def _search_space(self):
+        """The search space, bound to the validated data's channels and classes."""
+        return self._unbound_space().bind(self.image_shape_[0], len(self.classes_))
+
+
+class SearchEstimatorMixin(SpaceParamsMixin):
+    """The plumbing both search estimators (:class:`~skhypernas.HyperDARTSClassifier`
+    and :class:`~skhypernas.DARTSClassifier`) share: their space, their settings, their
+    data halves. Methods read the estimator's parameters, and no fitted state but what
+    :meth:`NetworkClassifierMixin._validate_training_data` set."""
+
+    def _search_settings(self, **fixed):
+        """:class:`SearchSettings` from the parameters of the same names
+        (:data:`SEARCH_SETTING_NAMES`); ``fixed`` sets the rest, or overrides.
+
+        ``mixed_precision="auto"`` is resolved for ``device_`` (bfloat16 on CUDA only).
+        """
+        params = {name: getattr(self, name) for name in SEARCH_SETTING_NAMES}
+        params["arch_betas"] = tuple(params["arch_betas"])
+        mixed = self.mixed_precision
+        params["mixed_precision"] = self.device_.type == "cuda" if mixed == "auto" else bool(mixed)
+        if params["mixed_precision"] and self.device_.type == "cpu" and not cpu_has_bfloat16():
+            warnings.warn(
+                "mixed_precision=True on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): "
+                "bfloat16 is emulated there and the search runs slower than in float32; "
+                "set mixed_precision=False",
+                UserWarning,
+                stacklevel=3,
+            )
+        return SearchSettings(epochs=self.max_epochs, **{**params, **fixed})
+
+    def _search_data(self, X, y, rng):
+        """Split validated rows and encoded labels into a :class:`SearchData`, stratified
+        by ``validation_fraction``."""
+        train_idx, val_idx = split_halves(y, self.validation_fraction, rng)
+        x_all = self._image_tensor(X)
+        y_all = torch.as_tensor(y, dtype=torch.long, device=self.device_)
+        return SearchData(x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx])
 
 
 def calibration_images(x_train, n_samples, rng):
@@ -319,3 +354,31 @@ class NetworkClassifierMixin(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)  # first, so an unfitted estimator raises NotFittedError
         return self.classes_[proba.argmax(axis=1)]
+
+
+class SavedNetworkMixin(persistence.PersistenceMixin):
+    """Fitted state of classifiers whose model is ``network_``: its weights are stored
+    beside ``_network_spec()`` (plain values), and ``_empty_network(spec)`` rebuilds
+    the module from them."""
+
+    def _network_spec(self):
+        raise NotImplementedError
+
+    def _empty_network(self, spec):
+        raise NotImplementedError
+
+    def _fitted_state(self):
+        state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        for name in ("network_", "search_space_"):
+            state.pop(name, None)
+        state["config"] = self._network_spec()
+        state["network_"] = dict(self.network_.state_dict())
+        return state
+
+    def _restore_fitted_state(self, state):
+        spec, weights = state.pop("config"), state.pop("network_")
+        vars(self).update(state)
+        with torch.device("meta"):
+            net = self._empty_network(spec)
+        net.load_state_dict(weights, assign=True)
+        self.network_ = _to_device(net, self.device_).eval()

@@ -1,9 +1,9 @@
 """The baselines of the experiment, as scikit-learn estimators.
 
-- :class:`ArchitectureClassifier` trains a given genotype from scratch (the authors'
-  retraining step);
-- :class:`RandomArchitectureClassifier` draws a genotype at random and trains it the
-  same way;
+- :class:`ArchitectureClassifier` trains a given architecture (a genotype, of any search
+  space) from scratch (the authors' retraining step), or fine-tunes it from a search;
+- :class:`RandomArchitectureClassifier` draws an architecture at random and trains it
+  the same way;
 - :class:`DARTSClassifier` is plain DARTS (softmax relaxation, one free alpha), with an
   optional fixed complexity term, run by the same search code as
   :class:`~skhypernas.HyperDARTSClassifier`.
@@ -11,9 +11,6 @@
 None of them holds a training loop: they hand over to :mod:`skhypernas.training` and
 :mod:`skhypernas.search`.
 """
-
-import dataclasses
-import json
 
 import numpy as np
 import torch
@@ -24,27 +21,28 @@ from ._base import (
     SEARCH_CONSTRAINTS,
     TRAINING_CONSTRAINTS,
     NetworkClassifierMixin,
+    SavedNetworkMixin,
+    SearchEstimatorMixin,
+    SpaceConstraint,
+    SpaceParamsMixin,
     _to_device,
     calibration_images,
     fit_network,
-    network_config,
     predict_batch_size,
-    search_data,
-    search_settings,
     seeded_torch,
 )
 from ._params import Interval, check_params
-from .derived import DerivedNetwork, iter_batches, recalibrate_batch_norm
+from .derived import iter_batches, recalibrate_batch_norm
 from .hypernet import PiecewiseLinearHypernet
-from .path import genotype_at
+from .path import architecture_at
 from .reporting import Reporter
 from .search import BilevelSearch
-from .search_space import PRIMITIVES, Genotype, NetworkConfig
-from .supernet import SearchNetwork
+from .spaces import SPACES, DartsSpace, SearchSpace, as_architecture, resolve_space, space_from_dict
 
 
 def as_genotype(value):
-    """A :class:`Genotype` from a Genotype, its JSON text, or a ``{"normal", "reduce"}`` dict.
+    """An architecture of any search space from itself, its JSON text, or its dict
+    (a DARTS genotype's: ``{"normal", "reduce"}``).
 
     Raises
     ------
@@ -53,19 +51,14 @@ def as_genotype(value):
     ValueError
         For malformed JSON, missing cells, unknown operations or impossible inputs.
     """
-    if isinstance(value, Genotype):
-        genotype = value
-    elif isinstance(value, (str, dict)):
-        try:
-            data = json.loads(value) if isinstance(value, str) else value
-            genotype = Genotype(data["normal"], data["reduce"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"genotype is not a valid architecture ({type(exc).__name__}: {exc})") from None
-    else:
-        raise TypeError(f"genotype must be a Genotype, its JSON text or a dict; got {type(value).__name__}")
-    if genotype.n_nodes == 0:
-        raise ValueError("genotype has no intermediate nodes; a cell needs at least one")
-    return genotype
+    try:
+        return as_architecture(value)
+    except TypeError:
+        raise TypeError(
+            f"genotype must be an architecture (a Genotype), its JSON text or a dict; got {type(value).__name__}"
+        ) from None
+    except ValueError as exc:
+        raise ValueError(f"genotype is {exc}") from None
 
 
 _TRAINING_CONSTRAINTS = {
@@ -75,46 +68,34 @@ _TRAINING_CONSTRAINTS = {
 }
 
 
-class _SavedNetworkMixin(persistence.PersistenceMixin):
-    """Fitted state of classifiers whose model is ``network_``: its weights are stored
-    beside ``_network_spec()``, and ``_empty_network(spec)`` rebuilds the module.
-    By default the network is the derived network of ``genotype_``."""
+class _ArchitectureNetworkMixin(SavedNetworkMixin):
+    """Saved state of classifiers whose ``network_`` is the network of ``genotype_`` in
+    ``search_space_``: the space is stored as the network's spec."""
 
     def _network_spec(self):
-        return dataclasses.asdict(self.network_.config)
+        return self.search_space_.to_dict()
 
     def _empty_network(self, spec):
-        return DerivedNetwork(self.genotype_, NetworkConfig(**spec))
-
-    def _fitted_state(self):
-        state = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k != "network_"}
-        state["config"] = self._network_spec()
-        state["network_"] = dict(self.network_.state_dict())
-        return state
-
-    def _restore_fitted_state(self, state):
-        spec, weights = state.pop("config"), state.pop("network_")
-        vars(self).update(state)
-        with torch.device("meta"):
-            net = self._empty_network(spec)
-        net.load_state_dict(weights, assign=True)
-        self.network_ = _to_device(net, self.device_).eval()
+        # Files written before search spaces hold a DARTS network's config, untagged.
+        self.search_space_ = space_from_dict(spec) if "name" in spec else DartsSpace(**spec)
+        return self.search_space_.build(self.genotype_)
 
 
-class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
-    """Fit = choose a genotype (``_choose_genotype``), then train its network from scratch."""
+class _TrainedArchitecture(_ArchitectureNetworkMixin, NetworkClassifierMixin):
+    """Fit = choose an architecture (``_choose_genotype``), then train its network."""
 
     _constraints = _TRAINING_CONSTRAINTS
 
     def _choose_genotype(self, rng):
         raise NotImplementedError
 
-    def _network_config(self, genotype):
-        return network_config(self, n_nodes=genotype.n_nodes)
+    def _network_space(self, genotype):
+        """The search space, bound to the data, that builds ``genotype``'s network."""
+        raise NotImplementedError
 
-    def _initial_network(self, genotype, config):
+    def _initial_network(self, genotype, space):
         """The network training starts from: fresh weights."""
-        return DerivedNetwork(genotype, config)
+        return space.build(genotype)
 
     def fit(self, X, y):
         """Train the architecture's network on all of ``X, y``.
@@ -132,11 +113,12 @@ class _TrainedArchitecture(_SavedNetworkMixin, NetworkClassifierMixin):
         rng = check_random_state(self.random_state)
         genotype = self._choose_genotype(rng)
         X, y = self._validate_training_data(X, y)
-        config = self._network_config(genotype)
-        net, self.history_ = fit_network(self, lambda: self._initial_network(genotype, config), X, y, rng)
+        space = self._network_space(genotype)
+        net, self.history_ = fit_network(self, lambda: self._initial_network(genotype, space), X, y, rng)
         self.network_ = net
         self.genotype_ = genotype
-        self.n_parameters_ = genotype.n_parameters(config)
+        self.search_space_ = space
+        self.n_parameters_ = space.n_parameters(genotype)
         return self
 
 
@@ -175,8 +157,10 @@ _TRAINING_PARAMS_DOC = """max_epochs : int, default=100
 _FITTED_DOC = """classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     image_shape_ : tuple (C, H, W)
-    genotype_ : Genotype
+    genotype_ : Genotype or another space's architecture
         The trained architecture.
+    search_space_ : SearchSpace
+        Its search space, bound to the data's channels and classes.
     n_parameters_ : int
         Trainable parameters of its network.
     network_ : torch.nn.Module
@@ -186,12 +170,16 @@ _FITTED_DOC = """classes_ : ndarray of shape (n_classes,)
     device_ : torch.device"""
 
 
+def _is_supernet(value):
+    return isinstance(value, torch.nn.Module) and isinstance(getattr(value, "space", None), SearchSpace)
+
+
 def _supernet_of(init):
-    """The supernet that ``init`` (a SearchNetwork or a fitted HyperDARTSClassifier) holds."""
-    if isinstance(init, SearchNetwork):
+    """The supernet that ``init`` (a supernet or a fitted HyperDARTSClassifier) holds."""
+    if _is_supernet(init):
         return init
     supernet = getattr(init, "supernet_", None)
-    if isinstance(supernet, SearchNetwork):
+    if _is_supernet(supernet):
         return supernet
     if hasattr(init, "fit"):
         raise ValueError(
@@ -200,7 +188,7 @@ def _supernet_of(init):
             "pass sklearn.frozen.FrozenEstimator(fitted) or fitted.supernet_ instead"
         )
     raise TypeError(
-        "init must be a fitted HyperDARTSClassifier (or a FrozenEstimator of one) or a SearchNetwork; "
+        "init must be a fitted HyperDARTSClassifier (or a FrozenEstimator of one) or its supernet_; "
         f"got {type(init).__name__}"
     )
 
@@ -230,21 +218,27 @@ class ArchitectureClassifier(_TrainedArchitecture):
     Parameters
     ----------
     genotype : Genotype, str, dict or None, default=None
-        The architecture: a :class:`~skhypernas.Genotype`, its ``to_json()`` text, or a
-        dict with ``"normal"`` and ``"reduce"`` cells. Its number of nodes sets the
-        network's. None takes ``init.genotype_`` (the search's architecture at its
-        chosen complexity); without ``init`` it is required.
-    init : estimator, SearchNetwork or None, default=None
+        The architecture, of any search space: a :class:`~skhypernas.Genotype` (the
+        DARTS cells') or another space's architecture, its ``to_json()`` text, or its
+        dict (for a Genotype, ``"normal"`` and ``"reduce"`` cells; its number of
+        nodes sets the network's). None takes ``init.genotype_`` (the search's
+        architecture at its chosen complexity); without ``init`` it is required.
+    init : estimator, supernet or None, default=None
         Start from the weights of a search: a fitted
         :class:`~skhypernas.HyperDARTSClassifier`, or its ``supernet_``. scikit-learn's
         ``clone`` (and so ``GridSearchCV`` and ``cross_validate``) refits unfitted
         copies of estimator parameters: there, pass
         ``sklearn.frozen.FrozenEstimator(search)`` or ``search.supernet_``. ``save``
         keeps the fine-tuned weights, not ``init``.
+    search_space : SearchSpace or None, default=None
+        The space that builds ``genotype``'s network. None: the space its tag names
+        (for a Genotype, the DARTS cells shaped by the three parameters below), or
+        ``init``'s.
     channels, n_cells, stem_multiplier : int or None, default=None
-        Width of the first cell (each reduction cell doubles it), number of cells
-        (reduction cells at 1/3 and 2/3 of the depth), stem width multiplier. None is
-        16, 3 and 3, or ``init``'s; a value that differs from ``init``'s is an error.
+        The DARTS cells' shape: width of the first cell (each reduction cell doubles
+        it), number of cells (reduction cells at 1/3 and 2/3 of the depth), stem width
+        multiplier. None is 16, 3 and 3, or ``init``'s; a value that differs from
+        ``init``'s is an error.
     {_TRAINING_PARAMS_DOC}
 
     Attributes
@@ -254,6 +248,7 @@ class ArchitectureClassifier(_TrainedArchitecture):
 
     _constraints = {
         **_TRAINING_CONSTRAINTS,
+        "search_space": SpaceConstraint(none_ok=True),
         "channels": Interval("int", 1, none_ok=True),
         "n_cells": Interval("int", 1, none_ok=True),
         "stem_multiplier": Interval("int", 1, none_ok=True),
@@ -265,6 +260,7 @@ class ArchitectureClassifier(_TrainedArchitecture):
         genotype=None,
         *,
         init=None,
+        search_space=None,
         channels=None,
         n_cells=None,
         stem_multiplier=None,
@@ -285,6 +281,7 @@ class ArchitectureClassifier(_TrainedArchitecture):
     ):
         self.genotype = genotype
         self.init = init
+        self.search_space = search_space
         self.channels = channels
         self.n_cells = n_cells
         self.stem_multiplier = stem_multiplier
@@ -315,50 +312,57 @@ class ArchitectureClassifier(_TrainedArchitecture):
             "or an init search estimator whose genotype_ it takes"
         )
 
-    def _network_config(self, genotype):
+    def _network_space(self, genotype):
+        shape = {name: getattr(self, name) for name in self._SHAPE_DEFAULTS if getattr(self, name) is not None}
+        data = {"in_channels": self.image_shape_[0], "n_classes": len(self.classes_)}
+        if self.init is None and self.search_space is None:
+            return SPACES[genotype.space].for_architecture(genotype, **shape).bind(**data)
         if self.init is None:
-            shape = {
-                name: default if getattr(self, name) is None else getattr(self, name)
-                for name, default in self._SHAPE_DEFAULTS.items()
-            }
-            return NetworkConfig(
-                in_channels=self.image_shape_[0],
-                n_classes=len(self.classes_),
-                n_nodes=genotype.n_nodes,
-                **shape,
-            )
-        config = _supernet_of(self.init).config
-        for name in self._SHAPE_DEFAULTS:
-            if getattr(self, name) not in (None, getattr(config, name)):
-                raise ValueError(f"{name}={getattr(self, name)} differs from init's {name}={getattr(config, name)}")
-        data = {"n_nodes": genotype.n_nodes, "in_channels": self.image_shape_[0], "n_classes": len(self.classes_)}
+            if shape:
+                raise ValueError(f"{', '.join(shape)} shape the DARTS cells by name; set them on search_space")
+            space = resolve_space(self.search_space).bind(**data)
+            if genotype.space != space.name or space.choices(genotype).shape != space.arch_shape[:-1]:
+                raise ValueError(f"the genotype is not an architecture of search_space {space}: {genotype}")
+            return space
+        if self.search_space is not None:
+            raise ValueError("init brings its search space; leave search_space at None")
+        space = _supernet_of(self.init).space
+        for name, value in shape.items():
+            if value != getattr(space, name, None):
+                raise ValueError(f"{name}={value} differs from init's {name}={getattr(space, name, None)}")
         for name, value in data.items():
-            if value != getattr(config, name):
-                raise ValueError(f"init's search network has {name}={getattr(config, name)}; this fit needs {value}")
+            if value != getattr(space, name):
+                raise ValueError(f"init's search network has {name}={getattr(space, name)}; this fit needs {value}")
+        if genotype.space != space.name or space.choices(genotype).shape != space.arch_shape[:-1]:
+            raise ValueError(f"the genotype is not an architecture of init's search space {space}: {genotype}")
         init_classes = getattr(self.init, "classes_", None)
         if init_classes is not None and not np.array_equal(init_classes, self.classes_):
             raise ValueError(f"y has classes {self.classes_.tolist()}; init was fitted on {init_classes.tolist()}")
-        return config
+        return space
 
-    def _initial_network(self, genotype, config):
+    def _initial_network(self, genotype, space):
         if self.init is None:
-            return DerivedNetwork(genotype, config)
-        return DerivedNetwork.from_supernet(_supernet_of(self.init), genotype)
+            return space.build(genotype)
+        return space.derive(_supernet_of(self.init), genotype)
 
 
 @persistence.register
-class RandomArchitectureClassifier(_TrainedArchitecture):
+class RandomArchitectureClassifier(SpaceParamsMixin, _TrainedArchitecture):
     __doc__ = f"""Train an architecture drawn at random: the random-search baseline.
 
-    ``fit`` draws a genotype from ``random_state`` with
-    :meth:`Genotype.random <skhypernas.Genotype.random>` (every edge picks an
-    operation; ``none`` drops it) and trains it exactly like
+    ``fit`` draws an architecture of ``search_space`` from ``random_state`` (for the
+    DARTS cells :meth:`Genotype.random <skhypernas.Genotype.random>`: every edge picks
+    an operation; ``none`` drops it) and trains it exactly like
     :class:`ArchitectureClassifier`. ``p_parameter_free`` is the chance that an edge
     draws a parameter-free operation; varying it, as the authors did, spreads random
     models over the whole parameter range.
 
     Parameters
     ----------
+    search_space : "darts" or SearchSpace, default="darts"
+        The space to draw from: ``"darts"``, shaped by ``n_nodes``, ``channels``,
+        ``n_cells`` and ``stem_multiplier``, or a
+        :class:`~skhypernas.spaces.SearchSpace` object, which carries its own shape.
     n_nodes : int, default=4
         Intermediate nodes per cell.
     p_parameter_free : float in [0, 1], default=0.5
@@ -375,6 +379,7 @@ class RandomArchitectureClassifier(_TrainedArchitecture):
 
     _constraints = {
         **_TRAINING_CONSTRAINTS,
+        "search_space": SpaceConstraint(),
         "n_nodes": Interval("int", 1),
         "p_parameter_free": Interval("real", 0, 1),
     }
@@ -382,6 +387,7 @@ class RandomArchitectureClassifier(_TrainedArchitecture):
     def __init__(
         self,
         *,
+        search_space="darts",
         n_nodes=4,
         p_parameter_free=0.5,
         channels=16,
@@ -402,6 +408,7 @@ class RandomArchitectureClassifier(_TrainedArchitecture):
         random_state=None,
         verbose=0,
     ):
+        self.search_space = search_space
         self.n_nodes = n_nodes
         self.p_parameter_free = p_parameter_free
         self.channels = channels
@@ -423,11 +430,14 @@ class RandomArchitectureClassifier(_TrainedArchitecture):
         self.verbose = verbose
 
     def _choose_genotype(self, rng):
-        return Genotype.random(self.n_nodes, rng, self.p_parameter_free)
+        return self._unbound_space().random_architecture(rng, p_parameter_free=self.p_parameter_free)
+
+    def _network_space(self, genotype):
+        return self._search_space()
 
 
 @persistence.register
-class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
+class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkClassifierMixin):
     """Plain DARTS: one search with a free alpha and the softmax relaxation.
 
     The search is :class:`~skhypernas.search.BilevelSearch`, the one
@@ -446,8 +456,10 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     ----------
     complexity : float, default=0.0
         The fixed lambda of the complexity term; 0 is DARTS without it.
+    search_space : "darts" or SearchSpace, default="darts"
+        What an architecture can be, as in HyperDARTSClassifier.
     channels, n_cells, n_nodes, stem_multiplier : int, default=16, 3, 4, 3
-        The supernet's shape, as in HyperDARTSClassifier.
+        The "darts" supernet's shape, as in HyperDARTSClassifier.
     max_epochs : int, default=50
     batch_size : int, default=64
     lr, lr_min : float, default=0.025, 0.001
@@ -489,8 +501,10 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     image_shape_ : tuple (C, H, W)
-    alpha_ : ndarray of shape (2, n_edges, n_ops)
-        The learnt logits of the normal (0) and reduction (1) cells.
+    alpha_ : ndarray of shape search_space_.arch_shape
+        The learnt logits (for the DARTS cells, of the normal (0) and reduction (1) cells).
+    search_space_ : SearchSpace
+        The search space, bound to the data's channels and classes.
     genotype_ : Genotype
         The argmax architecture.
     n_parameters_ : int
@@ -514,6 +528,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         self,
         *,
         complexity=0.0,
+        search_space="darts",
         channels=16,
         n_cells=3,
         n_nodes=4,
@@ -543,6 +558,7 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
         verbose=0,
     ):
         self.complexity = complexity
+        self.search_space = search_space
         self.channels = channels
         self.n_cells = n_cells
         self.n_nodes = n_nodes
@@ -588,25 +604,24 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
             raise TypeError(f"retrain_params must be a dict or None; got {type(self.retrain_params).__name__}")
         X, y = self._validate_training_data(X, y)
         rng = check_random_state(self.random_state)
-        data = search_data(self, X, y, rng)
-        config = network_config(self)
-        settings = search_settings(self, relaxation="softmax", fixed_lambda=float(self.complexity))
+        data = self._search_data(X, y, rng)
+        space = self.search_space_ = self._search_space()
+        settings = self._search_settings(relaxation="softmax", fixed_lambda=float(self.complexity))
         with seeded_torch(rng, self.device_, self.deterministic):
-            supernet = _to_device(SearchNetwork(config), self.device_)
+            supernet = _to_device(space.supernet(), self.device_)
             # One knot: alpha is a free parameter whatever lambda is, so any range does.
-            hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), n_knots=1)
+            hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-10, 1e-6), n_knots=1)
             n_train, n_val = len(data.x_train), len(data.x_val)
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val)
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
-            self.genotype_ = genotype_at(hypernet.knot_anchors(), 0.0)
+            self.genotype_ = architecture_at(space, hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []
             if self.retrain_epochs:
                 own = dict(
-                    channels=self.channels,
-                    n_cells=self.n_cells,
-                    stem_multiplier=self.stem_multiplier,
+                    search_space=self._unbound_space(),
+                    **dict.fromkeys(ArchitectureClassifier._SHAPE_DEFAULTS),
                     max_epochs=self.retrain_epochs,
                     image_shape=self.image_shape_,
                     device=self.device_,
@@ -616,9 +631,9 @@ class DARTSClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
                 retrained = ArchitectureClassifier(self.genotype_, **{**(self.retrain_params or {}), **own}).fit(X, y)
                 self.network_, self.retrain_history_ = retrained.network_, retrained.history_
             else:
-                net = DerivedNetwork.from_supernet(supernet, self.genotype_)
+                net = space.derive(supernet, self.genotype_)
                 calibration = calibration_images(data.x_train, self.recalibration_samples, rng)
                 batches = iter_batches(calibration, predict_batch_size(self.image_shape_))
                 self.network_ = recalibrate_batch_norm(net, batches)
-        self.n_parameters_ = self.genotype_.n_parameters(config)
+        self.n_parameters_ = space.n_parameters(self.genotype_)
         return self

@@ -1,7 +1,6 @@
 """scikit-learn estimators. They validate, split and move data, then hand over to the
 search, the path and the derived network; no training loop lives here."""
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -18,28 +17,25 @@ from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: publi
     PREDICT_BATCH_VALUES,
     SEARCH_CONSTRAINTS,
     NetworkClassifierMixin,
+    SearchEstimatorMixin,
     _to_device,
     calibration_images,
-    network_config,
     predict_batch_size,
     resolve_device,
-    search_data,
-    search_settings,
     seeded_torch,
 )
 from ._params import Interval, Options, check_params
-from .derived import DerivedNetwork
 from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
 from .path import complexity_path, interval_middle, path_index
+from .persistence import Checkpoint
 from .reporting import Reporter
-from .search import BilevelSearch, Checkpoint
-from .search_space import PRIMITIVES, NetworkConfig
-from .supernet import SearchNetwork
+from .search import BilevelSearch
+from .spaces import DartsSpace, space_from_dict
 
 
 @persistence.register
-class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin):
+class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, NetworkClassifierMixin):
     """Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
@@ -59,6 +55,11 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         Range of the complexity coefficient, sampled log-uniformly during the search.
     n_knots : int or None, default=None
         Knots of the hypernetwork; None places one per decade of ``lambda_range``.
+    search_space : "darts" or SearchSpace, default="darts"
+        What an architecture can be: ``"darts"``, the method's published cells
+        (shaped by ``channels``, ``n_cells``, ``n_nodes`` and ``stem_multiplier``),
+        or a :class:`~skhypernas.spaces.SearchSpace` object, which carries its own
+        shape (those four parameters then stay at their defaults).
     channels : int, default=16
         Width of the first cell; each reduction cell doubles it.
     n_cells : int, default=3
@@ -169,7 +170,9 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         Its parameter count.
     network_ : torch.nn.Module
         Its derived network, in eval mode.
-    supernet_ : SearchNetwork
+    search_space_ : SearchSpace
+        The search space, bound to the data's channels and classes.
+    supernet_ : torch.nn.Module
         The trained supernet; every derived network inherits its weights.
     hypernet_ : PiecewiseLinearHypernet
     path_buffers_ : list of dict
@@ -201,6 +204,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         complexity="best",
         lambda_range=(1e-10, 1e-6),
         n_knots=None,
+        search_space="darts",
         channels=16,
         n_cells=3,
         n_nodes=4,
@@ -238,6 +242,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         self.complexity = complexity
         self.lambda_range = lambda_range
         self.n_knots = n_knots
+        self.search_space = search_space
         self.channels = channels
         self.n_cells = n_cells
         self.n_nodes = n_nodes
@@ -274,8 +279,8 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
 
     # -- fitting -----------------------------------------------------------------
 
-    def _make_hypernet(self, n_edges):
-        return PiecewiseLinearHypernet(n_edges, len(PRIMITIVES), self.lambda_range, self.n_knots)
+    def _make_hypernet(self, space):
+        return PiecewiseLinearHypernet(space.arch_shape, self.lambda_range, self.n_knots)
 
     def _check_lambda_range(self):
         try:
@@ -304,10 +309,9 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         X, y = self._validate_training_data(X, y)
 
         rng = check_random_state(self.random_state)
-        data = search_data(self, X, y, rng)
-        config = network_config(self)
-        settings = search_settings(
-            self,
+        data = self._search_data(X, y, rng)
+        space = self._search_space()
+        settings = self._search_settings(
             relaxation=self.relaxation,
             temperature_start=self.temperature_start,
             temperature_end=self.temperature_end,
@@ -319,8 +323,9 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
         with seeded_torch(rng, self.device_, self.deterministic):
-            self.supernet_ = _to_device(SearchNetwork(config), self.device_)
-            self.hypernet_ = self._make_hypernet(config.n_edges).to(self.device_)
+            self.search_space_ = space
+            self.supernet_ = _to_device(space.supernet(), self.device_)
+            self.hypernet_ = self._make_hypernet(space).to(self.device_)
             search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, len(data.x_train), len(data.x_val))
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(
@@ -424,7 +429,7 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         self._check_complexity(self.complexity, self._check_lambda_range())
         index = path_index(self.complexity_path_, self.complexity)
         genotype = self.complexity_path_["genotype"][index]
-        net = DerivedNetwork.from_supernet(self.supernet_, genotype)
+        net = self.search_space_.derive(self.supernet_, genotype)
         net.load_state_dict(self.path_buffers_[index], strict=False)
         self.network_ = net.eval()
         self.genotype_ = genotype
@@ -474,18 +479,21 @@ class HyperDARTSClassifier(persistence.PersistenceMixin, NetworkClassifierMixin)
         names = ["classes_", "n_features_in_", "feature_names_in_", "image_shape_", "device_"]
         names += ["complexity_path_", "path_buffers_", "history_"]
         state = {name: getattr(self, name) for name in names if hasattr(self, name)}
-        state["config"] = dataclasses.asdict(self.supernet_.config)
+        state["search_space"] = self.search_space_.to_dict()
         state["supernet_"] = dict(self.supernet_.state_dict())
         state["hypernet_"] = dict(self.hypernet_.state_dict())
         return state
 
     def _restore_fitted_state(self, state):
-        config = NetworkConfig(**state.pop("config"))
+        # Files written before search spaces hold the DARTS network's "config".
+        space = space_from_dict(state.pop("search_space")) if "search_space" in state else None
+        space = DartsSpace(**state.pop("config")) if space is None else space
         supernet_state, hypernet_state = state.pop("supernet_"), state.pop("hypernet_")
         vars(self).update(state)
+        self.search_space_ = space
         # Built on the meta device, then given the file's tensors: no wasted initialisation.
         with torch.device("meta"):
-            supernet, hypernet = SearchNetwork(config), self._make_hypernet(config.n_edges)
+            supernet, hypernet = space.supernet(), self._make_hypernet(space)
         supernet.load_state_dict(supernet_state, assign=True)
         hypernet.load_state_dict(hypernet_state, assign=True)
         self.supernet_ = _to_device(supernet, self.device_)

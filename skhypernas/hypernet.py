@@ -1,9 +1,9 @@
 """Structural parameters as a function of the complexity coefficient lambda.
 
 The hypernetwork maps a batch of lambdas to ``alpha`` of shape
-``(..., 2, n_edges, n_ops)``: index 0 holds the normal cells' logits, index 1 the
-reduction cells'. With a single knot it is plain DARTS: one free ``alpha`` whatever
-lambda is.
+``(..., *arch_shape)``, the search space's architecture parameters (for the DARTS
+cells ``(2, n_edges, n_ops)``: the normal cells' logits, then the reduction cells').
+With a single knot it is plain DARTS: one free ``alpha`` whatever lambda is.
 """
 
 import math
@@ -22,7 +22,8 @@ class PiecewiseLinearHypernet(nn.Module):
 
     Parameters
     ----------
-    n_edges, n_ops : int
+    arch_shape : tuple of int
+        Shape of ``alpha`` for one lambda (the search space's ``arch_shape``).
     lambda_range : (float, float)
     n_knots : int or None
         Default: one knot per decade of ``lambda_range`` (at least 2). ``1`` gives
@@ -31,13 +32,13 @@ class PiecewiseLinearHypernet(nn.Module):
         Standard deviation of the anchors' initial values (DARTS: 1e-3).
     """
 
-    def __init__(self, n_edges, n_ops, lambda_range, n_knots=None, init_scale=1e-3):
+    def __init__(self, arch_shape, lambda_range, n_knots=None, init_scale=1e-3):
         super().__init__()
         self.log_range = tuple(math.log10(v) for v in lambda_range)
         if n_knots is None:
             n_knots = max(2, round(self.log_range[1] - self.log_range[0]) + 1)
         self.n_knots = int(n_knots)
-        self.anchors = nn.Parameter(init_scale * torch.randn(self.n_knots, 2, n_edges, n_ops))
+        self.anchors = nn.Parameter(init_scale * torch.randn(self.n_knots, *arch_shape))
 
     def normalise(self, lam):
         """``s`` of lambda, clamped to [0, 1]."""
@@ -50,11 +51,11 @@ class PiecewiseLinearHypernet(nn.Module):
             return self.anchors[0].expand(*lam.shape, *self.anchors.shape[1:])
         pos = self.normalise(lam) * (self.n_knots - 1)
         k = pos.floor().clamp(max=self.n_knots - 2).long()
-        u = (pos - k).view(*pos.shape, 1, 1, 1)
+        u = (pos - k).view(*pos.shape, *[1] * (self.anchors.dim() - 1))
         return (1 - u) * self.anchors[k] + u * self.anchors[k + 1]
 
     def knot_anchors(self):
-        """The anchors as a float64 array ``(n_knots, 2, n_edges, n_ops)``.
+        """The anchors as a float64 array ``(n_knots, *arch_shape)``.
 
         A single knot is returned twice: a flat segment over the whole range.
         """

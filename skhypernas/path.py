@@ -3,16 +3,17 @@
 ``alpha`` is piecewise linear in ``s`` (normalised log-lambda), so on each segment
 between two knots every operation's logit is a line in ``s``, and the argmax of an
 edge changes only where the upper envelope of those lines switches from one line to
-another. Those switch points, for every edge of both cell types, together with the
-knots, split ``[0, 1]`` into intervals on which the whole architecture is constant,
-much as LARS finds the lasso path from its breakpoints instead of a grid.
+another. Those switch points, for every decision of the search space (every edge of
+both cell types, for the DARTS cells), together with the knots, split ``[0, 1]`` into
+intervals on which the whole architecture is constant, much as LARS finds the lasso
+path from its breakpoints instead of a grid. Nothing here depends on the space
+beyond ``alpha``'s last axis holding the options of a decision.
 """
 
 import numpy as np
 import torch
 
-from .derived import DerivedNetwork, iter_batches, recalibrate_batch_norm
-from .search_space import Genotype
+from .derived import iter_batches, recalibrate_batch_norm
 
 
 def alpha_at(anchors, s):
@@ -24,10 +25,9 @@ def alpha_at(anchors, s):
     return (1.0 - u) * anchors[k] + u * anchors[k + 1]
 
 
-def genotype_at(anchors, s):
-    """The argmax architecture at ``s``: on every edge the best op; ``none`` drops it."""
-    choices = alpha_at(anchors, s).argmax(axis=-1)
-    return Genotype.from_choices(choices[0].tolist(), choices[1].tolist())
+def architecture_at(space, anchors, s):
+    """The argmax architecture of ``space`` at ``s``: on every decision the best option."""
+    return space.argmax_architecture(alpha_at(anchors, s))
 
 
 def envelope_switches(intercepts, slopes):
@@ -65,16 +65,16 @@ def breakpoints(anchors):
     return np.array(sorted(points))
 
 
-def enumerate_path(anchors):
-    """Maximal intervals of ``s`` with one architecture each, tiling [0, 1].
+def enumerate_path(space, anchors):
+    """Maximal intervals of ``s`` with one architecture of ``space`` each, tiling [0, 1].
 
-    Returns a list of ``(s_low, s_high, genotype)``. Adjacent intervals always differ;
-    an architecture may still come back in a later interval.
+    Returns a list of ``(s_low, s_high, architecture)``. Adjacent intervals always
+    differ; an architecture may still come back in a later interval.
     """
     points = breakpoints(anchors)
     path = []
     for low, high in zip(points[:-1], points[1:]):
-        genotype = genotype_at(anchors, 0.5 * (low + high))
+        genotype = architecture_at(space, anchors, 0.5 * (low + high))
         if path and path[-1][2] == genotype:
             path[-1] = (path[-1][0], high, genotype)
         else:
@@ -93,8 +93,9 @@ def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_siz
 
     Parameters
     ----------
-    supernet : SearchNetwork
-        The trained supernet; the derived networks inherit its weights.
+    supernet : torch.nn.Module
+        The trained supernet of a search space (``supernet.space``); the derived
+        networks inherit its weights.
     hypernet : PiecewiseLinearHypernet
         Its trained hypernetwork; its lambda range is the path's.
     calibration : torch.Tensor
@@ -109,19 +110,19 @@ def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_siz
     path : dict of ndarray
         One entry per maximal lambda interval with a constant architecture, in
         increasing lambda: ``lambda_min``, ``lambda_max``, ``n_parameters``,
-        ``accuracy`` and ``genotype`` (an object array of :class:`Genotype`).
+        ``accuracy`` and ``genotype`` (an object array of the space's architectures).
     batch_norm : list of dict
         Per entry, the recalibrated batch-norm buffers of its derived network
         (``{name: tensor}``, to load with ``strict=False``).
     """
-    config = supernet.config
-    intervals = enumerate_path(hypernet.knot_anchors())
+    space = supernet.space
+    intervals = enumerate_path(space, hypernet.knot_anchors())
     lambdas = hypernet.lambda_of(np.array([[low, high] for low, high, _ in intervals]))
     scored = {}
     for _, _, genotype in intervals:
         if genotype in scored:
             continue
-        net = DerivedNetwork.from_supernet(supernet, genotype)
+        net = space.derive(supernet, genotype)
         recalibrate_batch_norm(net, iter_batches(calibration, batch_size))
         with torch.inference_mode():
             pred = torch.cat([net(x).argmax(1) for x in iter_batches(x_score, batch_size)])
@@ -131,7 +132,7 @@ def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_siz
     path = {
         "lambda_min": lambdas[:, 0],
         "lambda_max": lambdas[:, 1],
-        "n_parameters": np.array([g.n_parameters(config) for g in genotypes]),
+        "n_parameters": np.array([space.n_parameters(g) for g in genotypes]),
         "accuracy": np.array([scored[g][0] for g in genotypes]),
         "genotype": np.array(genotypes, dtype=object),
     }

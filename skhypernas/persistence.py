@@ -7,7 +7,8 @@ The file format is one ``torch.save`` archive read back with
 - ``estimator``: the class name, looked up among the classes passed to :func:`register`;
 - ``params``: ``get_params(deep=False)`` as JSON;
 - ``state``: the fitted attributes as JSON, with every tensor and numeric array replaced
-  by a reference into ``tensors``, and genotypes as their own JSON;
+  by a reference into ``tensors``, and genotypes (architectures of any search space)
+  as their own JSON, tagged with their space;
 - ``tensors``: a flat ``{key: tensor}`` dict, all on the CPU.
 
 An estimator joins by defining ``_fitted_state()`` (a dict of plain values, arrays,
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .search_space import Genotype
+from .spaces import ARCHITECTURES, as_architecture
 
 FORMAT = "skhypernas"
 #: Version of the file layout; a file of a newer version is refused, not misread.
@@ -58,7 +59,7 @@ def _encode(value, tensors):
         return value
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, Genotype):
+    if isinstance(value, tuple(ARCHITECTURES.values())):  # any space's, tagged with it
         return {"__genotype__": value.to_json()}
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
@@ -90,7 +91,7 @@ def _decode(value, tensors):
     if not isinstance(value, dict):
         return value
     if "__genotype__" in value:
-        return Genotype.from_json(value["__genotype__"])
+        return as_architecture(value["__genotype__"])
     if "__device__" in value:
         return torch.device(value["__device__"])
     if "__tensor__" in value:

@@ -13,9 +13,8 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from . import persistence
-from ._base import TRAINING_CONSTRAINTS, NetworkClassifierMixin, fit_network
+from ._base import TRAINING_CONSTRAINTS, NetworkClassifierMixin, SavedNetworkMixin, fit_network
 from ._params import Interval, check_params
-from .baselines import _SavedNetworkMixin
 
 
 class PlainCNN(nn.Sequential):
@@ -94,7 +93,7 @@ def plain_cnn_widths(low, high, count, in_channels=1, n_classes=10):
 
 
 @persistence.register
-class PlainCNNClassifier(_SavedNetworkMixin, NetworkClassifierMixin):
+class PlainCNNClassifier(SavedNetworkMixin, NetworkClassifierMixin):
     """A :class:`PlainCNN` of a given width, trained like
     :class:`~skhypernas.ArchitectureClassifier` trains a searched architecture.
 

@@ -2,11 +2,13 @@
 
 One lambda is drawn log-uniformly per step and shared by both steps. The architecture
 loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled from
-``alpha(lambda)``, plus ``lambda`` times the expected parameter count of the cells.
+``alpha(lambda)``, plus ``lambda`` times the expected cost of the architecture (its
+search space's expected parameter count). Nothing here knows the space: the
+supernet takes mixture weights of the hypernetwork's shape.
 """
 
-import contextlib
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -17,9 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from .persistence import Checkpoint  # noqa: F401  (imported from here before)
-from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel, temperature_at
+from .relaxation import hard_one_hot, relaxed_one_hot, sample_gumbel
 from .reporting import Reporter
+from .schedules import SearchSchedules
 from .stopping import TimeBudget, no_longer_improving, set_cosine_lr
+from .unrolled import FINITE_DIFFERENCE_SCALE, frozen, unrolled_gradient
 
 
 @dataclass
@@ -61,40 +65,41 @@ class SearchSettings:
     sandwich: bool = False
 
 
-@contextlib.contextmanager
-def _frozen(module):
-    """``module``'s parameters as constants while the block records a graph.
-
-    A graph recorded this way holds none of the activations that only the
-    parameters' gradients need (the inputs of convolutions, for instance), so a
-    pass that wants other gradients keeps less memory and does less work.
-    """
-    params = [p for p in module.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
-class ComplexityRegularizer:
-    """``sum_cells sum_edges <softmax(alpha_ij), n(g_ij)>``: the expected parameter count.
-
-    Parameters
-    ----------
-    config : NetworkConfig
-        Gives every candidate op's parameter count at its cell's width.
+@dataclass
+class LoopState:
+    """Where a search is: everything a checkpoint must hold to continue exactly,
+    besides modules, optimisers and generators (see :meth:`BilevelSearch.state_dict`).
     """
 
-    def __init__(self, config, device=None):
-        self.table = torch.tensor(config.op_param_table(), dtype=torch.float32, device=device)
-        self.cell_type = torch.tensor([int(c.reduction) for c in config.cells()], device=device)
+    #: Epochs completed.
+    epoch: int = 0
+    #: Steps completed.
+    done: int = 0
+    #: One entry per completed epoch (:meth:`EpochRecord.entry`).
+    history: list = dataclasses.field(default_factory=list)
+    #: The architecture half's order, and the position of its next batch.
+    val_order: np.ndarray = None
+    val_pos: int = 0
+    #: Seconds spent, counting a resumed search's earlier runs.
+    seconds: float = 0.0
+    #: Early stopping's best held-out loss and the epochs since it
+    #: (:func:`~skhypernas.stopping.no_longer_improving`).
+    best_arch_loss: float = math.inf
+    epochs_without_improvement: int = 0
 
-    def __call__(self, alpha):
-        probs = torch.softmax(alpha, dim=-1)[..., self.cell_type, :, :]
-        return (probs * self.table.to(alpha.dtype)).sum(dim=(-3, -2, -1))
+    def to_dict(self):
+        """Plain values and tensors, for a checkpoint."""
+        return dict(dataclasses.asdict(self), val_order=torch.as_tensor(self.val_order))
+
+    @classmethod
+    def from_dict(cls, state):
+        """Inverse of :meth:`to_dict`; entries that older checkpoints lack keep their defaults."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        state = {k: v for k, v in state.items() if k in known}
+        loop = cls(**state)
+        loop.val_order = state["val_order"].numpy()
+        loop.history = [dict(h) for h in loop.history]
+        return loop
 
 
 class EpochRecord:
@@ -165,9 +170,9 @@ class BilevelSearch:
     """
 
     #: DARTS' step for the finite-difference Hessian-vector product: ``e = scale / |v|``.
-    finite_difference_scale = 0.01
+    finite_difference_scale = FINITE_DIFFERENCE_SCALE
 
-    def __init__(self, supernet, hypernet, settings, rng, n_train, n_val):
+    def __init__(self, supernet, hypernet, settings, rng, n_train, n_val, cost=None):
         self.supernet, self.hypernet, self.settings, self.rng = supernet, hypernet, settings, rng
         s = settings
         self.weight_optimizer = torch.optim.SGD(
@@ -176,7 +181,8 @@ class BilevelSearch:
         self.arch_optimizer = torch.optim.Adam(
             hypernet.parameters(), s.arch_lr, betas=tuple(s.arch_betas), weight_decay=s.arch_weight_decay
         )
-        self.regularizer = ComplexityRegularizer(supernet.config, hypernet.anchors.device)
+        #: The expected cost that lambda prices: by default the space's expected parameters.
+        self.cost = supernet.space.expected_parameters if cost is None else cost
         if s.relaxation not in ("gumbel", "hard", "softmax"):
             raise ValueError(f'relaxation must be "gumbel", "hard" or "softmax"; got {s.relaxation!r}')
         self.n_train, self.n_val = n_train, n_val
@@ -184,16 +190,15 @@ class BilevelSearch:
         self.batch_size = min(s.batch_size, n_train, n_val)
         self.steps_per_epoch = max(1, n_train // self.batch_size)
         self.total_steps = self.steps_per_epoch * s.epochs
-        mixture_steps = self.total_steps - int(s.discrete_fraction * self.total_steps)
-        self.warmup_steps = int(s.warmup_fraction * mixture_steps)
+        self.schedules = SearchSchedules(s, self.total_steps)
         # The learning rate and the temperature follow their schedules per step, so a
         # short search (one or two epochs on a CPU) still anneals both fully.
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, self.total_steps, s.lr_min)
-        # Everything a checkpoint must hold to continue exactly, besides modules,
-        # optimisers and generators: see state_dict.
-        self.loop = dict(epoch=0, done=0, history=[], val_order=rng.permutation(n_val), val_pos=0)
-        #: The time budget of the current :meth:`run`; outside one, none (steps alone).
-        self.budget = TimeBudget(None)
+        self.loop = LoopState(val_order=rng.permutation(n_val))
+
+    @property
+    def warmup_steps(self):
+        return self.schedules.warmup_steps
 
     def sample_lambda(self):
         """The step's lambda: ``settings.fixed_lambda``, or log-uniform over the hypernetwork's range."""
@@ -203,9 +208,9 @@ class BilevelSearch:
         return 10.0 ** self.rng.uniform(*self.hypernet.log_range)
 
     def gumbel(self, batch):
-        """Per-example noise for both cell types: ``(batch, 2, n_edges, n_ops)``.
+        """Per-example noise of every decision: ``(batch, *arch_shape)``.
 
-        Hard sampling draws one architecture per batch: ``(1, 2, n_edges, n_ops)``;
+        Hard sampling draws one architecture per batch: ``(1, *arch_shape)``;
         the softmax relaxation draws no noise: None.
         """
         if self.settings.relaxation == "softmax":
@@ -227,18 +232,18 @@ class BilevelSearch:
             choice = self.hypernet(lam).argmax(-1)
         weights = F.one_hot(choice, self.hypernet.anchors.shape[-1]).to(self.hypernet.anchors.dtype)
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.settings.mixed_precision):
-            logits = self.supernet(x, (weights[0], weights[1]), (choice[0], choice[1]))
+            logits = self.supernet(x, weights, choice)
         return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), y)
 
     def _mixture_loss(self, x, y, alpha, gumbel, temperature):
         if self.settings.relaxation == "hard":
             # Straight-through: the batch runs one sampled sub-network (GDAS-style).
             weights, choice = hard_one_hot(alpha, gumbel[0], temperature)
-            logits = self.supernet(x, (weights[0], weights[1]), (choice[0], choice[1]))
+            logits = self.supernet(x, weights, choice)
         else:
-            weights = torch.softmax(alpha, dim=-1) if gumbel is None else relaxed_one_hot(alpha, gumbel, temperature)
             # Gumbel weights carry a batch axis in front, softmax weights do not.
-            logits = self.supernet(x, (weights[..., 0, :, :], weights[..., 1, :, :]))
+            weights = torch.softmax(alpha, dim=-1) if gumbel is None else relaxed_one_hot(alpha, gumbel, temperature)
+            logits = self.supernet(x, weights)
         # The loss in at least float32, whatever autocast gave the logits.
         return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), y), logits
 
@@ -274,7 +279,7 @@ class BilevelSearch:
         """Validation loss plus the complexity term; returns (objective, cross-entropy, logits)."""
         alpha = self.hypernet(lam)
         loss, logits = self._loss(x, y, alpha, gumbel, temperature)
-        return loss + lam * self.regularizer(alpha), loss, logits
+        return loss + lam * self.cost(alpha), loss, logits
 
     def arch_step(self, x, y, lam, temperature, train_batch=None):
         """One Adam step on the hypernetwork.
@@ -291,7 +296,7 @@ class BilevelSearch:
             # Only the hypernetwork's gradient: the supernet's weights are constants
             # here, which spares a third of a full backward pass and the activations
             # that only weight gradients need.
-            with _frozen(self.supernet):
+            with frozen(self.supernet):
                 objective, loss, logits = self.arch_objective(x, y, lam, gumbel, temperature)
             hyper = list(self.hypernet.parameters())
             for p, g in zip(hyper, torch.autograd.grad(objective, hyper)):
@@ -301,90 +306,25 @@ class BilevelSearch:
         return loss.item(), correct
 
     def unrolled_gradient(self, x_val, y_val, lam, temperature, gumbel_val, x_train, y_train, gumbel_train=None):
-        """DARTS' second-order hypergradient of the architecture objective.
-
-        With ``w' = w - eta * (grad_w L_train(w, a) + momentum and weight decay)``,
-        returns ``d/da L_val(w', a) - eta * H v`` where ``v = grad_w' L_val(w', a)`` and
-        the Hessian-vector product ``H v = d^2 L_train / da dw . v`` is the central
-        finite difference ``(grad_a L_train(w + e v) - grad_a L_train(w - e v)) / 2e``,
-        ``e = 0.01 / |v|``. The same Gumbel noise is used in every evaluation.
-        """
-        s, opt = self.settings, self.weight_optimizer
-        eta = opt.param_groups[0]["lr"]
-        weights = [p for p in self.supernet.parameters()]
-        hyper = list(self.hypernet.parameters())
-        if gumbel_train is None:
-            gumbel_train = self.gumbel(len(x_train))
-
-        def train_loss(alpha):
-            return self._loss(x_train, y_train, alpha, gumbel_train, temperature)[0]
-
-        backup = [p.detach().clone() for p in weights]
-        with torch.no_grad():
-            alpha = self.hypernet(lam)
-        # Hard sampling leaves unsampled operations out of the graph: zero gradient.
-        grads = torch.autograd.grad(train_loss(alpha), weights, allow_unused=True, materialize_grads=True)
-        with torch.no_grad():
-            for p, g in zip(weights, grads):
-                step = g + s.weight_decay * p
-                buffer = opt.state.get(p, {}).get("momentum_buffer")
-                if buffer is not None:
-                    step = step + s.momentum * buffer
-                p.sub_(eta * step)
-
-        objective, loss, logits = self.arch_objective(x_val, y_val, lam, gumbel_val, temperature)
-        direct_and_v = torch.autograd.grad(objective, hyper + weights, allow_unused=True)
-        direct = direct_and_v[: len(hyper)]
-        v = [torch.zeros_like(p) if g is None else g for p, g in zip(weights, direct_and_v[len(hyper) :])]
-        eps = self.finite_difference_scale / torch.sqrt(sum((g * g).sum() for g in v)).clamp_min(1e-12)
-
-        def hyper_grad_at(sign):
-            with torch.no_grad():
-                for p, b, g in zip(weights, backup, v):
-                    p.copy_(b + sign * eps * g)
-            with _frozen(self.supernet):
-                loss = train_loss(self.hypernet(lam))
-            return torch.autograd.grad(loss, hyper)
-
-        plus, minus = hyper_grad_at(1.0), hyper_grad_at(-1.0)
-        with torch.no_grad():
-            for p, b in zip(weights, backup):
-                p.copy_(b)
-        hypergrad = [d - eta * (gp - gm) / (2 * eps) for d, gp, gm in zip(direct, plus, minus)]
-        return hypergrad, loss.detach(), logits.detach()
+        """DARTS' second-order hypergradient: :func:`~skhypernas.unrolled.unrolled_gradient`."""
+        return unrolled_gradient(self, x_val, y_val, lam, temperature, gumbel_val, x_train, y_train, gumbel_train)
 
     def progress(self, total=None):
-        """How far the schedules have run before the next step, in [0, 1].
-
-        The steps' fraction of ``total`` (default: all the epochs' steps); with
-        ``settings.max_time``, the time's fraction of it if that is larger, so that a
-        search stopped by its time limit ends fully annealed
-        (:meth:`~skhypernas.stopping.TimeBudget.progress`).
-        """
-        return self.budget.progress(self.loop["done"], self.total_steps if total is None else total)
-
-    def mixture_progress(self, total=None):
-        """:meth:`progress` over the share before the discrete one (``discrete_fraction``),
-        which the temperature and the warm-up follow: 1 from the discrete share on."""
-        return min(1.0, self.progress(total) / (1.0 - self.settings.discrete_fraction))
+        """How far the schedules have run before the next step, in [0, 1]
+        (:meth:`SearchSchedules.progress <skhypernas.schedules.SearchSchedules.progress>`)."""
+        return self.schedules.progress(self.loop.done, total)
 
     def temperature(self):
-        """The Gumbel-softmax temperature of the next step, annealed over :meth:`mixture_progress`."""
-        # Over total - 1 steps: the last step runs at the end temperature.
-        progress = self.mixture_progress(self.total_steps - 1)
-        return temperature_at(progress, self.settings.temperature_start, self.settings.temperature_end)
+        """The Gumbel-softmax temperature of the next step."""
+        return self.schedules.temperature(self.loop.done)
 
     def in_warmup(self):
-        """Whether the next step trains the weights only (the first ``warmup_fraction``
-        of the mixture share)."""
-        if self.settings.max_time is None:
-            return self.loop["done"] < self.warmup_steps
-        return self.mixture_progress() < self.settings.warmup_fraction
+        """Whether the next step trains the weights only."""
+        return self.schedules.in_warmup(self.loop.done)
 
     def in_discrete_share(self):
-        """Whether the next step trains argmax architectures only (the last ``discrete_fraction``)."""
-        fraction = self.settings.discrete_fraction
-        return fraction > 0 and self.progress() >= 1.0 - fraction
+        """Whether the next step trains argmax architectures only."""
+        return self.schedules.in_discrete_share(self.loop.done)
 
     def train_step(self, x, y, x_val, y_val):
         """One step of the search on a weight batch ``x, y`` and an architecture batch.
@@ -418,22 +358,22 @@ class BilevelSearch:
         whenever it runs out), runs :meth:`train_step` and advances the schedules.
         The epoch ends early, recorded as far as it went, once ``budget`` is spent.
         """
-        record = EpochRecord(self.loop["epoch"])
+        record = EpochRecord(self.loop.epoch)
         self.supernet.train()
         order = self.rng.permutation(self.n_train)
-        for step in reporter.epoch_steps(range(self.steps_per_epoch), self.loop["epoch"]):
+        for step in reporter.epoch_steps(range(self.steps_per_epoch), self.loop.epoch):
             train = order[step * self.batch_size : (step + 1) * self.batch_size]
             val = self._next_val_batch()
             result = self.train_step(x_train[train], y_train[train], x_val[val], y_val[val])
             self._raise_if_diverged(result, step)
             record.add(result)
             self.scheduler.step()
-            self.loop["done"] += 1
-            elapsed = self.loop["seconds"] = budget.elapsed()
+            self.loop.done += 1
+            elapsed = self.loop.seconds = budget.elapsed()
             s = self.settings
             if s.max_time is not None:  # the next step's cosine follows progress(), not the scheduler
                 set_cosine_lr(self.weight_optimizer, s.lr, s.lr_min, self.progress())
-            reporter.estimate_time(self.loop["done"], elapsed, self.steps_per_epoch, self.warmup_steps)
+            reporter.estimate_time(self.loop.done, elapsed, self.steps_per_epoch, self.warmup_steps)
             if budget.spent(elapsed):
                 break
         return record.entry()
@@ -441,10 +381,10 @@ class BilevelSearch:
     def _next_val_batch(self):
         """Indices of the next architecture batch, in an order kept across epochs."""
         loop, size = self.loop, self.batch_size
-        if loop["val_pos"] + size > self.n_val:
-            loop["val_order"], loop["val_pos"] = self.rng.permutation(self.n_val), 0
-        index = loop["val_order"][loop["val_pos"] : loop["val_pos"] + size]
-        loop["val_pos"] += size
+        if loop.val_pos + size > self.n_val:
+            loop.val_order, loop.val_pos = self.rng.permutation(self.n_val), 0
+        index = loop.val_order[loop.val_pos : loop.val_pos + size]
+        loop.val_pos += size
         return index
 
     def _raise_if_diverged(self, result, step):
@@ -453,7 +393,7 @@ class BilevelSearch:
             return
         s = self.settings
         raise FloatingPointError(
-            f"the search diverged at epoch {self.loop['epoch'] + 1}, step {step + 1} "
+            f"the search diverged at epoch {self.loop.epoch + 1}, step {step + 1} "
             f"(lambda={result['lambda']:.3g}): weight loss {train_loss}, "
             f"architecture loss {'n/a' if arch_loss is None else arch_loss}. "
             f"Lower lr (now {s.lr}) or arch_lr (now {s.arch_lr}), narrow lambda_range, "
@@ -503,20 +443,20 @@ class BilevelSearch:
         reporter = Reporter(0, s.epochs, "search") if reporter is None else reporter
         if resume and checkpoint is not None and checkpoint.exists():
             self.load_state_dict(checkpoint.load())
-            reporter.write(f"resumed from {checkpoint.path} after epoch {self.loop['epoch']}")
+            reporter.write(f"resumed from {checkpoint.path} after epoch {self.loop.epoch}")
         # Resumed, the budget counts the time spent before too.
-        budget = self.budget = TimeBudget(s.max_time, self.loop.get("seconds", 0.0))
-        snapshot = copy.deepcopy(self.state_dict()) if self.loop["epoch"] else None
+        budget = self.schedules.budget = TimeBudget(s.max_time, self.loop.seconds)
+        snapshot = copy.deepcopy(self.state_dict()) if self.loop.epoch else None
         try:
-            while self.loop["epoch"] < s.epochs:
-                self.loop["history"].append(self.run_epoch(x_train, y_train, x_val, y_val, reporter, budget))
+            while self.loop.epoch < s.epochs:
+                self.loop.history.append(self.run_epoch(x_train, y_train, x_val, y_val, reporter, budget))
                 # Counted before the snapshot, so that a resumed search keeps the count.
                 stalled = no_longer_improving(self.loop, s.early_stopping_patience)
-                self.loop["epoch"] += 1
+                self.loop.epoch += 1
                 snapshot = copy.deepcopy(self.state_dict())
                 if checkpoint is not None:
                     checkpoint.save(snapshot)
-                reporter.search_epoch(self.loop["history"][-1])
+                reporter.search_epoch(self.loop.history[-1])
                 reason = self._stop_reason(stalled, budget)
                 if reason is not None:
                     reporter.write(reason)
@@ -526,11 +466,11 @@ class BilevelSearch:
                 raise
             self.load_state_dict(snapshot)
             warnings.warn(
-                f"search interrupted; keeping its state after epoch {self.loop['epoch']} of {s.epochs}",
+                f"search interrupted; keeping its state after epoch {self.loop.epoch} of {s.epochs}",
                 RuntimeWarning,
                 stacklevel=3,
             )
-        return self.loop["history"]
+        return self.loop.history
 
     def _check_sizes(self, x_train, x_val):
         if (len(x_train), len(x_val)) != (self.n_train, self.n_val):
@@ -541,7 +481,7 @@ class BilevelSearch:
 
     def _stop_reason(self, stalled, budget):
         """Why the search ends after the epoch just finished; None to go on."""
-        s, epoch = self.settings, self.loop["epoch"]
+        s, epoch = self.settings, self.loop.epoch
         if stalled:
             patience = s.early_stopping_patience
             return f"held-out loss not improved for {patience} epochs: search stopped after epoch {epoch}"
@@ -552,7 +492,6 @@ class BilevelSearch:
     def state_dict(self):
         """Everything the search needs to continue exactly: weights, optimisers, generators, position."""
         rng = self.rng.get_state()
-        loop = dict(self.loop, val_order=torch.as_tensor(self.loop["val_order"]))
         return dict(
             supernet=self.supernet.state_dict(),
             hypernet=self.hypernet.state_dict(),
@@ -562,7 +501,7 @@ class BilevelSearch:
             numpy_rng=dict(keys=torch.as_tensor(rng[1].astype(np.int64)), pos=rng[2], has_gauss=rng[3], gauss=rng[4]),
             torch_rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-            loop=loop,
+            loop=self.loop.to_dict(),
         )
 
     def load_state_dict(self, state):
@@ -576,5 +515,4 @@ class BilevelSearch:
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"]:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.loop = dict(state["loop"], val_order=state["loop"]["val_order"].numpy())
-        self.loop["history"] = [dict(h) for h in self.loop["history"]]
+        self.loop = LoopState.from_dict(state["loop"])

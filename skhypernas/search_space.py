@@ -8,6 +8,7 @@ path and the parameter counts all read from one description.
 
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 
 #: The eight DARTS candidate operations, in the order used by every alpha vector.
 PRIMITIVES = (
@@ -163,6 +164,9 @@ class Genotype:
     normal, reduce : tuple of tuple of (str, int)
     """
 
+    #: The search space this architecture belongs to (its JSON tag).
+    space: ClassVar[str] = "darts"
+
     normal: tuple
     reduce: tuple
 
@@ -178,6 +182,8 @@ class Genotype:
             object.__setattr__(self, name, cell)
         if len(self.normal) != len(self.reduce):
             raise ValueError("Genotype: normal and reduce cells must have the same number of nodes")
+        if not self.normal:
+            raise ValueError("Genotype: no intermediate nodes; a cell needs at least one")
 
     @property
     def n_nodes(self):
@@ -251,13 +257,23 @@ class Genotype:
             total += sum(table[c][e][k] for e, k in enumerate(ops))
         return total
 
+    def to_dict(self):
+        """The architecture as plain values, tagged with its space."""
+        return {"space": self.space, "normal": self.normal, "reduce": self.reduce}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Inverse of :meth:`to_dict`; the ``"space"`` tag may be absent (older files)."""
+        if data.get("space", cls.space) != cls.space:
+            raise ValueError(f"an architecture of the {data['space']!r} space is not a DARTS genotype")
+        return cls(data["normal"], data["reduce"])
+
     def to_json(self):
-        return json.dumps({"normal": self.normal, "reduce": self.reduce})
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text):
-        data = json.loads(text)
-        return cls(data["normal"], data["reduce"])
+        return cls.from_dict(json.loads(text))
 
     def __str__(self):
         def cell(nodes):

@@ -70,8 +70,10 @@ def no_longer_improving(loop, patience):
 
     Parameters
     ----------
-    loop : dict
-        The search's loop state: ``history`` and the early-stopping entries.
+    loop : LoopState
+        The search's loop state (:class:`~skhypernas.search.LoopState`): its
+        ``history`` is read, ``best_arch_loss`` and ``epochs_without_improvement``
+        are updated.
     patience : int or None
         Epochs without improvement that stop the search; None never stops.
 
@@ -80,11 +82,11 @@ def no_longer_improving(loop, patience):
     bool
         Whether the search should stop after this epoch.
     """
-    last = loop["history"][-1]
+    last = loop.history[-1]
     if patience is None or last["arch_steps"] == 0:
         return False
-    if last["arch_loss"] < loop.get("best_arch_loss", math.inf):
-        loop["best_arch_loss"], loop["epochs_without_improvement"] = last["arch_loss"], 0
+    if last["arch_loss"] < loop.best_arch_loss:
+        loop.best_arch_loss, loop.epochs_without_improvement = last["arch_loss"], 0
     else:
-        loop["epochs_without_improvement"] = loop.get("epochs_without_improvement", 0) + 1
-    return loop["epochs_without_improvement"] >= patience
+        loop.epochs_without_improvement += 1
+    return loop.epochs_without_improvement >= patience

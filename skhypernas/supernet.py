@@ -80,11 +80,11 @@ class SearchCell(nn.Module):
 class SearchNetwork(nn.Module):
     """The DARTS supernet of a :class:`~skhypernas.search_space.NetworkConfig`.
 
-    ``forward(x, weights)`` takes ``weights = (normal, reduce)``, each of shape
-    ``(n_edges, n_ops)`` or ``(batch, n_edges, n_ops)``: the mixture weights of every
-    edge of the normal and of the reduction cells. ``choices = (normal, reduce)``,
-    each of shape ``(n_edges,)``, runs only the chosen operation of every edge
-    (hard sampling: ``weights`` are then one-hot in value).
+    ``forward(x, weights)`` takes ``weights`` of shape ``(2, n_edges, n_ops)`` or
+    ``(batch, 2, n_edges, n_ops)``: the mixture weights of every edge of the normal
+    (index 0) and of the reduction cells (index 1), the space's ``arch_shape``.
+    ``choices``, of shape ``(2, n_edges)``, runs only the chosen operation of every
+    edge (hard sampling: ``weights`` are then one-hot in value).
 
     ``fused=True`` computes all edges leaving a state together
     (:func:`~skhypernas.fanout.fan_out`); ``False`` runs each :class:`MixedEdge` on
@@ -108,5 +108,13 @@ class SearchNetwork(nn.Module):
             # kernels were chosen in NCHW, runs faster in NCHW.
             s0 = s1 = s0.contiguous(memory_format=torch.channels_last)
         for cell, reduction in zip(self.cells, self.reduction):
-            s0, s1 = s1, cell(s0, s1, weights[int(reduction)], None if choices is None else choices[int(reduction)])
+            r = int(reduction)
+            s0, s1 = s1, cell(s0, s1, weights[..., r, :, :], None if choices is None else choices[r])
         return self.classifier(s1)
+
+    @property
+    def space(self):
+        """The :class:`~skhypernas.spaces.DartsSpace` this supernet belongs to."""
+        from .spaces.darts import DartsSpace
+
+        return DartsSpace.from_config(self.config)

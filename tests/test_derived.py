@@ -20,7 +20,7 @@ def test_inherited_network_computes_the_supernet_under_one_hot_weights():
     derived = DerivedNetwork.from_supernet(supernet, genotype)
     x = torch.randn(5, 2, 9, 9)
     supernet.train(), derived.train()  # batch statistics: no running stats involved
-    expected = supernet(x, (one_hot(normal), one_hot(reduce)))
+    expected = supernet(x, torch.stack([one_hot(normal), one_hot(reduce)]))
     torch.testing.assert_close(derived(x), expected)
     assert derived.n_parameters() == genotype.n_parameters(config)
 

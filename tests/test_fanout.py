@@ -24,6 +24,7 @@ def twin_networks(**config):
 
 
 def random_weights(config, batch):
+    """Mixture weights of the normal and the reduction cells, as two tensors."""
     return tuple(torch.softmax(torch.randn(*batch, config.n_edges, len(PRIMITIVES)), -1).double() for _ in range(2))
 
 
@@ -38,7 +39,7 @@ def test_outputs_gradients_and_statistics_match_the_definition(batch, size, dens
     outputs = []
     for net in (reference, fused):
         w = tuple(t.clone().requires_grad_() for t in weights)
-        out = net(x, w)
+        out = net(x, torch.stack(w, dim=-3))
         (out * torch.arange(3.0, dtype=torch.float64)).sum().backward()
         outputs.append((out, [t.grad for t in w]))
     torch.testing.assert_close(outputs[1][0], outputs[0][0])
@@ -59,6 +60,7 @@ def test_eval_mode_matches_the_definition_with_distinct_running_statistics():
                 buffer_fused.copy_(buffer_ref)
     x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
     weights = random_weights(reference.config, ())
+    weights = torch.stack(weights, dim=-3)
     torch.testing.assert_close(fused.eval()(x, weights), reference.eval()(x, weights))
 
 

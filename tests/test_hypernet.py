@@ -5,12 +5,12 @@ from skhypernas.hypernet import PiecewiseLinearHypernet
 
 
 def test_default_is_one_knot_per_decade():
-    assert PiecewiseLinearHypernet(14, 8, (1e-10, 1e-6)).n_knots == 5
-    assert PiecewiseLinearHypernet(14, 8, (1e-9, 1e-3)).n_knots == 7
+    assert PiecewiseLinearHypernet((2, 14, 8), (1e-10, 1e-6)).n_knots == 5
+    assert PiecewiseLinearHypernet((2, 14, 8), (1e-9, 1e-3)).n_knots == 7
 
 
 def test_alpha_is_the_anchor_at_knots_and_linear_between():
-    net = PiecewiseLinearHypernet(3, 8, (1e-10, 1e-6), init_scale=1.0)
+    net = PiecewiseLinearHypernet((2, 3, 8), (1e-10, 1e-6), init_scale=1.0)
     a = net.anchors.detach()
     for k, lam in enumerate([1e-10, 1e-9, 1e-8, 1e-7, 1e-6]):
         torch.testing.assert_close(net(lam), a[k])
@@ -20,13 +20,13 @@ def test_alpha_is_the_anchor_at_knots_and_linear_between():
 
 
 def test_lambda_of_inverts_normalise():
-    net = PiecewiseLinearHypernet(2, 8, (1e-10, 1e-6))
+    net = PiecewiseLinearHypernet((2, 2, 8), (1e-10, 1e-6))
     s = np.linspace(0, 1, 7)
     back = net.normalise(torch.as_tensor(net.lambda_of(s), dtype=torch.float64))
     np.testing.assert_allclose(back.numpy(), s, atol=1e-12)
 
 
 def test_single_knot_is_plain_darts_alpha():
-    net = PiecewiseLinearHypernet(4, 8, (1e-10, 1e-6), n_knots=1)
+    net = PiecewiseLinearHypernet((2, 4, 8), (1e-10, 1e-6), n_knots=1)
     torch.testing.assert_close(net(1e-10), net(1e-6))
     assert net.knot_anchors().shape == (2, 2, 4, 8)

@@ -3,8 +3,11 @@ import pytest
 import torch
 
 from skhypernas.hypernet import PiecewiseLinearHypernet
-from skhypernas.path import enumerate_path, envelope_switches, genotype_at
+from skhypernas.path import architecture_at, enumerate_path, envelope_switches
 from skhypernas.search_space import Genotype
+from skhypernas.spaces import DartsSpace
+
+SPACE = DartsSpace(n_nodes=4)
 
 
 def test_envelope_switches_match_a_dense_scan():
@@ -22,8 +25,8 @@ def test_envelope_switches_match_a_dense_scan():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dense_grid_finds_no_architecture_the_path_lacks(seed):
     torch.manual_seed(seed)
-    hypernet = PiecewiseLinearHypernet(14, 8, (1e-10, 1e-6), init_scale=1.0).double()
-    path = enumerate_path(hypernet.knot_anchors())
+    hypernet = PiecewiseLinearHypernet((2, 14, 8), (1e-10, 1e-6), init_scale=1.0).double()
+    path = enumerate_path(SPACE, hypernet.knot_anchors())
     lows = np.array([low for low, _, _ in path])
     highs = np.array([high for _, high, _ in path])
     # The intervals tile [0, 1]: no gap, no overlap; neighbours differ.
@@ -45,10 +48,10 @@ def test_dense_grid_finds_no_architecture_the_path_lacks(seed):
 
 def test_path_of_constant_alpha_is_one_architecture():
     torch.manual_seed(0)
-    hypernet = PiecewiseLinearHypernet(5, 8, (1e-10, 1e-6), n_knots=1)
-    path = enumerate_path(hypernet.knot_anchors())
+    hypernet = PiecewiseLinearHypernet((2, 5, 8), (1e-10, 1e-6), n_knots=1)
+    path = enumerate_path(DartsSpace(n_nodes=2), hypernet.knot_anchors())
     assert len(path) == 1 and path[0][:2] == (0.0, 1.0)
-    assert path[0][2] == genotype_at(hypernet.knot_anchors(), 0.3)
+    assert path[0][2] == architecture_at(DartsSpace(n_nodes=2), hypernet.knot_anchors(), 0.3)
 
 
 def test_path_index_and_interval_middle_on_a_hand_made_path():

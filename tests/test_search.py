@@ -7,10 +7,11 @@ import torch
 from skhypernas import stopping
 from skhypernas.derived import DerivedNetwork
 from skhypernas.hypernet import PiecewiseLinearHypernet
-from skhypernas.path import genotype_at
+from skhypernas.path import architecture_at
 from skhypernas.relaxation import hard_one_hot, temperature_at
-from skhypernas.search import BilevelSearch, ComplexityRegularizer, SearchSettings
+from skhypernas.search import BilevelSearch, SearchSettings
 from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig
+from skhypernas.spaces import DartsSpace
 from skhypernas.supernet import SearchNetwork
 from skhypernas.training import TrainSettings, train_network
 
@@ -19,7 +20,7 @@ def tiny_search(dtype=torch.float32, **settings):
     torch.manual_seed(0)
     config = NetworkConfig(in_channels=1, n_classes=3, channels=2, n_cells=3, n_nodes=2)
     supernet = SearchNetwork(config).to(dtype)
-    hypernet = PiecewiseLinearHypernet(config.n_edges, len(PRIMITIVES), (1e-10, 1e-6), init_scale=0.5).to(dtype)
+    hypernet = PiecewiseLinearHypernet(supernet.space.arch_shape, (1e-10, 1e-6), init_scale=0.5).to(dtype)
     x = torch.randn(6, 1, 6, 6, dtype=dtype)
     search = BilevelSearch(supernet, hypernet, SearchSettings(**settings), np.random.RandomState(0), len(x), len(x))
     y = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -34,7 +35,7 @@ def test_regularizer_is_expected_parameter_count_over_cells_and_edges():
     for c, cell in enumerate(config.cells()):
         probs = torch.softmax(alpha[int(cell.reduction)], -1)
         expected += sum(float(probs[e] @ torch.tensor(table[c][e], dtype=torch.float32)) for e in range(config.n_edges))
-    assert ComplexityRegularizer(config)(alpha).item() == pytest.approx(expected, rel=1e-5)
+    assert DartsSpace.from_config(config).expected_parameters(alpha).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_larger_lambda_pushes_alpha_towards_parameter_free_ops():
@@ -154,7 +155,7 @@ def test_search_run_reports_history_and_respects_max_time():
     history = search.run(x, y, x, y)
     # Stopped after the very first step, and that step's epoch is recorded whole.
     assert len(history) == 1 and history[0]["steps"] == 1
-    assert search.loop["done"] == 1 and search.scheduler.last_epoch == 1
+    assert search.loop.done == 1 and search.scheduler.last_epoch == 1
 
 
 def _search_with_arch_losses(losses, **settings):
@@ -194,7 +195,7 @@ def test_hard_relaxation_runs_exactly_the_sampled_subnetwork():
     weights, choice = hard_one_hot(alpha, search.gumbel(len(x))[0], 0.5)
     genotype = Genotype.from_choices(choice[0].tolist(), choice[1].tolist())
     derived = DerivedNetwork.from_supernet(supernet, genotype)  # train mode: batch statistics, like the search
-    torch.testing.assert_close(supernet(x, (weights[0], weights[1]), (choice[0], choice[1])), derived(x))
+    torch.testing.assert_close(supernet(x, weights, choice), derived(x))
 
 
 def test_hard_weight_step_trains_only_sampled_operations_and_arch_step_reaches_alpha():
@@ -232,7 +233,7 @@ def test_softmax_relaxation_mixes_by_softmax_alpha_and_draws_no_noise():
     torch.manual_seed(5)
     loss, logits = search._loss(x, y, alpha, None, 0.3)
     probs = torch.softmax(alpha, -1)
-    torch.testing.assert_close(logits, search.supernet(x, (probs[0], probs[1])))
+    torch.testing.assert_close(logits, search.supernet(x, probs))
     # No random numbers drawn: torch's generator is where it was.
     after = torch.rand(1)
     torch.manual_seed(5)
@@ -283,7 +284,7 @@ def test_run_refuses_halves_of_other_sizes_than_it_was_set_up_for():
 def test_lambdas_are_drawn_log_uniformly_over_the_hypernetworks_range():
     search, _, _ = tiny_search()
     n_edges = search.hypernet.anchors.shape[2]
-    search.hypernet = PiecewiseLinearHypernet(n_edges, len(PRIMITIVES), (1e-4, 1e-2))
+    search.hypernet = PiecewiseLinearHypernet((2, n_edges, len(PRIMITIVES)), (1e-4, 1e-2))
     logs = np.log10([search.sample_lambda() for _ in range(400)])
     assert -4 <= logs.min() < -3.9 and -2.1 < logs.max() <= -2
     assert abs(np.median(logs) + 3) < 0.2
@@ -313,7 +314,7 @@ def test_a_time_budget_runs_the_schedules_over_the_time_and_ends_them_annealed(m
     steps = _on_a_clock(monkeypatch, search, 1.0)
     search.run(x, y, x, y)
     # The step that spends the budget (the eleventh, ending at 11 s) is the last.
-    assert len(steps) == 11 and search.loop["seconds"] == 11.0
+    assert len(steps) == 11 and search.loop.seconds == 11.0
     temperatures, lrs, warmup = zip(*steps)
     progress = np.minimum(np.arange(11) / 10, 1.0)
     np.testing.assert_allclose(temperatures, [temperature_at(p, 1.0, 0.2) for p in progress])
@@ -356,7 +357,9 @@ def test_a_discrete_step_trains_exactly_the_network_the_path_hands_out_at_its_la
     search, x, y = tiny_search(discrete_fraction=0.5)
     lam = 1e-8
     s = float(search.hypernet.normalise(torch.tensor(lam)))
-    derived = DerivedNetwork.from_supernet(search.supernet, genotype_at(search.hypernet.knot_anchors(), s))
+    derived = DerivedNetwork.from_supernet(
+        search.supernet, architecture_at(search.supernet.space, search.hypernet.knot_anchors(), s)
+    )
     expected = torch.nn.functional.cross_entropy(derived(x), y)  # train mode: batch statistics, like the search
     loss = search._argmax_loss(x, y, lam)
     torch.testing.assert_close(loss, expected)

@@ -16,7 +16,7 @@ from skhypernas import HyperDARTSClassifier
 from skhypernas import search as S
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.derived import DerivedNetwork, recalibrate_batch_norm
-from skhypernas.path import genotype_at
+from skhypernas.path import architecture_at
 from skhypernas.presets import PRESETS
 from skhypernas.stopping import set_cosine_lr
 
@@ -108,7 +108,7 @@ def main():
         cal = torch.as_tensor(X[-2048:].reshape(-1, 1, 28, 28), dtype=torch.float32)
         res = {}
         for s in (0.0, 0.25, 0.5, 0.75, 1.0):
-            g = genotype_at(clf.hypernet_.knot_anchors(), s)
+            g = architecture_at(clf.search_space_, clf.hypernet_.knot_anchors(), s)
             d = DerivedNetwork.from_supernet(clf.supernet_, g)
             recalibrate_batch_norm(d, cal.split(256))
             res[f"s={s}"] = (round(accuracy(d, xt, ytt), 4), d.n_parameters())

@@ -1,0 +1,20 @@
+"""Search spaces: what a searched architecture can be.
+
+``search_space="darts"`` (the default, the method's published cells) or a space
+object. :class:`SearchSpace` is the interface a new space implements; see
+``docs/architecture.md``, "Where a new piece goes".
+"""
+
+from .base import ARCHITECTURES, SPACES, SearchSpace, as_architecture, register_space, resolve_space, space_from_dict
+from .darts import DartsSpace
+
+__all__ = [
+    "SearchSpace",
+    "DartsSpace",
+    "SPACES",
+    "ARCHITECTURES",
+    "as_architecture",
+    "register_space",
+    "resolve_space",
+    "space_from_dict",
+]

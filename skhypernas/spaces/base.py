@@ -1,0 +1,182 @@
+"""What a search space is to the rest of the package: the seam every space implements.
+
+The search loop, the hypernetwork, the exact complexity path, persistence and the
+estimators know architectures only through this interface. A space is a small,
+immutable description (a frozen dataclass) of a family of networks; :meth:`bind`
+completes it with what only the data tell (input channels, classes), and the bound
+space then builds modules and prices architectures.
+
+Architecture parameters: a space's ``alpha`` has the shape :attr:`arch_shape`,
+``(..., n_choices)``: every leading position is one decision among ``n_choices``
+options, and an architecture is the argmax of every decision. The hypernetwork
+outputs that shape, the relaxation samples over its last axis, and the exact path
+works on any such shape (the envelope of piecewise-linear logits per decision).
+
+Architectures are immutable values tagged with their space: they compare, hash,
+and turn into JSON (``to_json()``, a dict holding ``"space": name``) and back
+(:func:`as_architecture`).
+"""
+
+import abc
+import json
+
+import numpy as np
+
+#: Space classes by name; a space joins with :func:`register_space`.
+SPACES = {}
+#: Architecture classes by the name of their space.
+ARCHITECTURES = {}
+
+
+def register_space(space_class):
+    """Class decorator: ``search_space=space_class.name`` builds it, and its
+    architectures (``space_class.architecture_class``) load by their tag."""
+    SPACES[space_class.name] = space_class
+    ARCHITECTURES[space_class.name] = space_class.architecture_class
+    return space_class
+
+
+class SearchSpace(abc.ABC):
+    """A family of networks whose members differ by discrete choices.
+
+    Subclasses are frozen dataclasses (hashable, comparable, safe to pass as an
+    estimator parameter) with a class attribute ``name`` and ``architecture_class``.
+    Everything below a bound space (:meth:`bind`) works on tensors of
+    :attr:`arch_shape`.
+    """
+
+    #: The name ``search_space=`` takes and architectures carry.
+    name = None
+    #: The class of this space's architectures.
+    architecture_class = None
+
+    # -- shape ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def bind(self, in_channels, n_classes):
+        """This space for data of ``in_channels`` channels and ``n_classes`` classes."""
+
+    @property
+    @abc.abstractmethod
+    def arch_shape(self):
+        """Shape of the architecture parameters, ``(..., n_choices)``."""
+
+    # -- networks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def supernet(self):
+        """A fresh supernet: ``forward(x, weights, choices=None)``.
+
+        ``weights`` has :attr:`arch_shape`, with a batch axis in front when every
+        example has its own mixture; ``choices`` (``arch_shape[:-1]`` indices) runs
+        only the chosen option of every decision.
+        """
+
+    @abc.abstractmethod
+    def derive(self, supernet, architecture):
+        """The network of ``architecture`` with every weight inherited from ``supernet``."""
+
+    @abc.abstractmethod
+    def build(self, architecture):
+        """The network of ``architecture`` with fresh weights."""
+
+    def fold(self, network):
+        """``network``'s inference form: batch norms folded into the convolutions before them."""
+        from ..inference import fold_batch_norms
+
+        return fold_batch_norms(network)
+
+    # -- architectures ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def architecture(self, choices):
+        """The architecture of one option index per decision (an ``arch_shape[:-1]`` array)."""
+
+    @abc.abstractmethod
+    def choices(self, architecture):
+        """Inverse of :meth:`architecture`: an int array of shape ``arch_shape[:-1]``."""
+
+    @abc.abstractmethod
+    def random_architecture(self, rng, **options):
+        """An architecture drawn with ``rng`` (a ``numpy.random.RandomState``)."""
+
+    def argmax_architecture(self, alpha):
+        """The architecture that keeps the largest logit of every decision of ``alpha``."""
+        return self.architecture(np.asarray(alpha).argmax(axis=-1))
+
+    # -- costs --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def n_parameters(self, architecture):
+        """Trainable parameters of the network of ``architecture``."""
+
+    @abc.abstractmethod
+    def expected_parameters(self, alpha):
+        """``E[parameters]`` under ``softmax(alpha)``, differentiable in ``alpha``
+        (the complexity regulariser); leading axes beyond :attr:`arch_shape` are a batch."""
+
+    # -- persistence ----------------------------------------------------------------
+
+    def to_dict(self):
+        """The space as plain values, tagged with its name (see :func:`space_from_dict`)."""
+        import dataclasses
+
+        return {"name": self.name, **dataclasses.asdict(self)}
+
+
+def space_from_dict(data):
+    """Inverse of :meth:`SearchSpace.to_dict`."""
+    data = dict(data)
+    name = data.pop("name", None)
+    if name not in SPACES:
+        raise ValueError(f"unknown search space {name!r}; known: {sorted(SPACES)}")
+    return SPACES[name](**data)
+
+
+def resolve_space(search_space):
+    """A :class:`SearchSpace` from a name of :data:`SPACES` or a space object.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    TypeError
+        For anything else.
+    """
+    if isinstance(search_space, SearchSpace):
+        return search_space
+    if isinstance(search_space, str):
+        if search_space not in SPACES:
+            raise ValueError(f"search_space={search_space!r} is not a known space; known: {sorted(SPACES)}")
+        return SPACES[search_space]()
+    raise TypeError(f"search_space must be a space name or a SearchSpace object; got {type(search_space).__name__}")
+
+
+def as_architecture(value):
+    """An architecture from an architecture, its JSON text, or its dict.
+
+    A dict or JSON without a ``"space"`` tag is a DARTS genotype (the format before
+    spaces were tagged).
+
+    Raises
+    ------
+    TypeError
+        For any other type.
+    ValueError
+        For malformed JSON, an unknown space or an invalid architecture.
+    """
+    if any(isinstance(value, cls) for cls in ARCHITECTURES.values()):
+        return value
+    if not isinstance(value, (str, dict)):
+        raise TypeError(
+            f"an architecture must be one of a space's architectures, its JSON text or a dict; "
+            f"got {type(value).__name__}"
+        )
+    try:
+        data = json.loads(value) if isinstance(value, str) else dict(value)
+        name = data.pop("space", "darts")
+        if name not in ARCHITECTURES:
+            raise ValueError(f"unknown search space {name!r}; known: {sorted(ARCHITECTURES)}")
+        return ARCHITECTURES[name].from_dict(data)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not a valid architecture ({type(exc).__name__}: {exc})") from None
