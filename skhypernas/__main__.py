@@ -20,7 +20,20 @@ TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
 SEARCH_SHARE = 0.6
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The command line's arguments, and the time budget they ask for.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments; None reads ``sys.argv``.
+
+    Returns
+    -------
+    args : argparse.Namespace
+    budget : float or None
+        Seconds for search, path and fine-tuning together; None runs the epochs.
+    """
     parser = argparse.ArgumentParser(prog="python -m skhypernas", description=__doc__)
     parser.add_argument("--dataset", choices=["fashion-mnist", "digits"], default="fashion-mnist")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -45,8 +58,22 @@ def main(argv=None):
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must be at least 0")
     budget = TIME_BUDGETS[args.dataset] if args.time_budget is None else args.time_budget or None
-    start = time.perf_counter()
+    return args, budget
 
+
+def search_settings(args, budget):
+    """The search's HyperDARTSClassifier parameters: the preset, fitted to the dataset and the budget.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`parse_args`; its ``max_epochs``, ``channels`` and ``lr`` override.
+    budget : float or None
+
+    Returns
+    -------
+    dict
+    """
     params = dict(PRESETS[args.preset])
     if args.dataset == "digits" and args.preset == "cpu":
         # 8x8 images: 20 epochs take under a minute, and this small a network needs
@@ -58,23 +85,71 @@ def main(argv=None):
     for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
-    X_train, X_test, y_train, y_test = load_train_test(args.dataset, args.n_train)
-    print(f"{args.dataset}: {len(X_train)} training, {len(X_test)} test samples; settings {params}", flush=True)
+    return params
+
+
+def run_search(X_train, y_train, n_test, params, budget, args):
+    """Announce the run, then fit the search (and its complexity path) on the training data.
+
+    Parameters
+    ----------
+    X_train, y_train : ndarray
+    n_test : int
+        Test samples, for the announcement.
+    params : dict
+        From :func:`search_settings`.
+    budget : float or None
+    args : argparse.Namespace
+        Its ``dataset`` is announced, its ``random_state`` seeds the search.
+
+    Returns
+    -------
+    clf : HyperDARTSClassifier
+    fit_seconds : float
+        Search and path together.
+    """
+    print(f"{args.dataset}: {len(X_train)} training, {n_test} test samples; settings {params}", flush=True)
     if budget is not None:
         print(f"time budget {budget:.0f} s: search {params['max_time']:.0f} s, then path and fine-tuning", flush=True)
     fit_start = time.perf_counter()
     clf = HyperDARTSClassifier(random_state=args.random_state, verbose=1, **params).fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - fit_start
+    return clf, time.perf_counter() - fit_start
 
+
+def score_path(clf, X_test, y_test, n_picks, test_all):
+    """One row per architecture of the complexity path, scored on the test set where worth it.
+
+    The full test set is scored at each decade of lambda, at both ends of the range
+    and at the picks to fine-tune (every entry with ``test_all``): one pass over it
+    takes seconds on a CPU.
+
+    Parameters
+    ----------
+    clf : HyperDARTSClassifier
+        The fitted search; left at the last scored lambda.
+    X_test, y_test : ndarray
+    n_picks : int
+        Architectures to fine-tune, spread over the path's parameter range.
+    test_all : bool
+
+    Returns
+    -------
+    rows : list of dict
+        The path's entries, ``finetuned_test_accuracy`` still None.
+    picks : list of int
+        Rows to fine-tune.
+    n_tested : int
+        Rows scored as decades and ends (the picks not counted).
+    seconds : float
+        Time spent scoring.
+    """
     path = clf.complexity_path_
-    # The full test set is scored at each decade of lambda and at both ends of the
-    # range (every entry with --test-all): one pass over it takes seconds on a CPU.
     low, high = np.log10(path["lambda_min"][0]), np.log10(path["lambda_max"][-1])
     decades = 10.0 ** np.arange(np.ceil(low - 1e-9), np.floor(high + 1e-9) + 1)
     tested = {0, len(path["genotype"]) - 1} | {path_index(path, lam) for lam in decades}
     rows = []
-    test_start = time.perf_counter()
-    picks = fine_tune_picks(path["n_parameters"], args.fine_tune)
+    start = time.perf_counter()
+    picks = fine_tune_picks(path["n_parameters"], n_picks)
     for i, genotype in enumerate(path["genotype"]):
         row = dict(
             lambda_min=float(path["lambda_min"][i]),
@@ -85,34 +160,72 @@ def main(argv=None):
             finetuned_test_accuracy=None,
             genotype=genotype.to_json(),
         )
-        if args.test_all or i in tested or i in picks:
+        if test_all or i in tested or i in picks:
             clf.set_complexity(interval_middle(path, i))
             row["test_accuracy"] = float(clf.score(X_test, y_test))
         rows.append(row)
-    test_seconds = time.perf_counter() - test_start
-    print(f"\nsearch and path: {fit_seconds:.0f} s; {len(rows)} architectures on the complexity path")
-    print(f"test-set scoring: {test_seconds:.0f} s", flush=True)
+    return rows, picks, len(tested), time.perf_counter() - start
 
+
+def fine_tune(clf, picks, train, test, budget, start, test_pass, random_state):
+    """Fine-tune each pick of the path from the search's weights and score it on the test set.
+
+    Parameters
+    ----------
+    clf : HyperDARTSClassifier
+        The fitted search, whose supernet the picks inherit.
+    picks : list of int
+        Entries of the complexity path.
+    train, test : (ndarray, ndarray)
+        ``(X, y)`` to fine-tune on, and to score on.
+    budget : float or None
+        Each pick gets an equal share of what it leaves; None: one epoch each.
+    start : float
+        ``time.perf_counter()`` when the run began.
+    test_pass : float
+        Seconds of one test-set pass, kept back from each share.
+    random_state : int
+
+    Returns
+    -------
+    accuracy : dict
+        Test accuracy of each pick, by path entry.
+    seconds : float
+    """
+    path = clf.complexity_path_
+    accuracy = {}
     tune_start = time.perf_counter()
     for k, i in enumerate(picks):
         # Each pick gets an equal share of what the budget has left, less a test pass.
         left = None if budget is None else budget - (time.perf_counter() - start)
-        share = None if left is None else max(1.0, left / (len(picks) - k) - test_seconds / max(1, len(tested)))
-        print(f"\nfine-tuning {rows[i]['n_parameters']:,} parameters" + (f" for {share:.0f} s" if share else ""))
+        share = None if left is None else max(1.0, left / (len(picks) - k) - test_pass)
+        print(f"\nfine-tuning {int(path['n_parameters'][i]):,} parameters" + (f" for {share:.0f} s" if share else ""))
         tuned = ArchitectureClassifier(
             path["genotype"][i],
             init=clf.supernet_,
             max_epochs=1000 if share else 1,
             max_time=share,
-            random_state=args.random_state,
+            random_state=random_state,
             verbose=1,
             **FINE_TUNING,
-        ).fit(X_train, y_train)
-        rows[i]["finetuned_test_accuracy"] = float(tuned.score(X_test, y_test))
-    tune_seconds = time.perf_counter() - tune_start
-    total_seconds = time.perf_counter() - start
+        ).fit(*train)
+        accuracy[i] = float(tuned.score(*test))
+    seconds = time.perf_counter() - tune_start
     if picks:
-        print(f"\nfine-tuning {len(picks)} architectures: {tune_seconds:.0f} s")
+        print(f"\nfine-tuning {len(picks)} architectures: {seconds:.0f} s")
+    return accuracy, seconds
+
+
+def print_path(rows, total_seconds, budget):
+    """Print the run's total time and the path's table: held-out, test and fine-tuned accuracy.
+
+    Parameters
+    ----------
+    rows : list of dict
+        From :func:`score_path`, with the fine-tuned accuracies.
+    total_seconds : float
+    budget : float or None
+    """
     limit = "" if budget is None else f" (budget {budget:.0f} s)"
     print(f"total: {total_seconds:.0f} s{limit}\n")
     print(f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'held-out':>9} {'test':>7} {'tuned':>7}")
@@ -121,14 +234,69 @@ def main(argv=None):
         interval = f"{r['lambda_min']:12.3g} {r['lambda_max']:12.3g}"
         print(f"{interval} {r['n_parameters']:8d} {r['heldout_accuracy']:9.4f} {test:>7} {tuned:>7}")
 
+
+def write_outputs(output, clf, rows, summary):
+    """Write the path's figure, cell drawings, JSON and CSV, and the fitted model, and say how to load it.
+
+    Parameters
+    ----------
+    output : pathlib.Path
+        Folder, created if needed.
+    clf : HyperDARTSClassifier
+        The fitted search; saved at its most accurate lambda.
+    rows : list of dict
+        The path's table.
+    summary : dict
+        What ``complexity_path.json`` holds.
+    """
     from .plotting import plot_complexity_path, plot_genotype
 
-    args.output.mkdir(parents=True, exist_ok=True)
+    path = clf.complexity_path_
+    output.mkdir(parents=True, exist_ok=True)
     clf.set_complexity("best")
-    plot_complexity_path(clf).savefig(args.output / "complexity_path.png", dpi=120)
+    plot_complexity_path(clf).savefig(output / "complexity_path.png", dpi=120)
     for name, i in (("smallest", 0), ("largest", -1)):
         title = f"{name} lambda: {path['n_parameters'][i]} parameters"
-        plot_genotype(path["genotype"][i], title).savefig(args.output / f"cells_{name}_lambda.png", dpi=100)
+        plot_genotype(path["genotype"][i], title).savefig(output / f"cells_{name}_lambda.png", dpi=100)
+    (output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
+    with open(output / "complexity_path.csv", "w", newline="") as f:
+        columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
+        columns.append("finetuned_test_accuracy")
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.
+    model = clf.save(output / "model.skh")
+    print(f"\nwrote complexity_path.png, .json, .csv, the cell drawings and model.skh to {output}")
+    print("load it and predict with:")
+    print(f'    clf = skhypernas.load("{model}")')
+    print("    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit")
+
+
+def main(argv=None):
+    """Search, score the complexity path, fine-tune a few picks and write it all, as ``argv`` asks.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments; None reads ``sys.argv``.
+    """
+    args, budget = parse_args(argv)
+    start = time.perf_counter()
+    params = search_settings(args, budget)
+    X_train, X_test, y_train, y_test = load_train_test(args.dataset, args.n_train)
+    clf, fit_seconds = run_search(X_train, y_train, len(X_test), params, budget, args)
+    rows, picks, n_tested, test_seconds = score_path(clf, X_test, y_test, args.fine_tune, args.test_all)
+    print(f"\nsearch and path: {fit_seconds:.0f} s; {len(rows)} architectures on the complexity path")
+    print(f"test-set scoring: {test_seconds:.0f} s", flush=True)
+    test_pass = test_seconds / max(1, n_tested)
+    tuned, tune_seconds = fine_tune(
+        clf, picks, (X_train, y_train), (X_test, y_test), budget, start, test_pass, args.random_state
+    )
+    for i, accuracy in tuned.items():
+        rows[i]["finetuned_test_accuracy"] = accuracy
+    total_seconds = time.perf_counter() - start
+    print_path(rows, total_seconds, budget)
     summary = dict(
         dataset=args.dataset,
         settings=params,
@@ -144,19 +312,7 @@ def main(argv=None):
         total_seconds=total_seconds,
         path=rows,
     )
-    (args.output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
-    with open(args.output / "complexity_path.csv", "w", newline="") as f:
-        columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
-        columns.append("finetuned_test_accuracy")
-        writer = csv.DictWriter(f, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.
-    model = clf.save(args.output / "model.skh")
-    print(f"\nwrote complexity_path.png, .json, .csv, the cell drawings and model.skh to {args.output}")
-    print("load it and predict with:")
-    print(f'    clf = skhypernas.load("{model}")')
-    print("    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit")
+    write_outputs(args.output, clf, rows, summary)
 
 
 if __name__ == "__main__":

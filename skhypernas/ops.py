@@ -17,10 +17,9 @@ class BatchNorm(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` that trains channels-last input through NCHW when that is faster.
 
     torch 2.14's multithreaded channels-last batch norm is slow in training when the
-    channels fill no whole AVX-512 vector: at 8 channels (128x8x28x28, 2 threads) its
-    forward and backward took 7.3 ms against 3.0 ms through NCHW and back, and 1.4 ms
-    at 16 channels (docs/benchmarks.md, "Channels-last on the CPU"). The same
-    arithmetic either way.
+    channels fill no whole AVX-512 vector: slower there than the round trip through
+    NCHW and back (docs/benchmarks.md, "Derived networks and channels-last on the
+    CPU", Batch norm). The same arithmetic either way.
     """
 
     def forward(self, x):
@@ -74,9 +73,10 @@ def conv2d(x, weight, stride=1, padding=0, dilation=1, groups=1, bias=None):
     even padding), reads only the even rows and columns: it is the undilated stride-1
     convolution of that subsampled image, the same products and sums on a quarter of
     the input. On channels-last CPU tensors this form avoids two torch 2.14 kernels:
-    dilated convolutions at stride 2, which run 2x slower than at stride 1, and 1x1
+    dilated convolutions at stride 2, which run slower than at stride 1, and 1x1
     convolutions at stride 2, whose backward pass corrupts the heap on 56x56 and
-    larger inputs (docs/benchmarks.md, "Channels-last on the CPU").
+    larger inputs (docs/benchmarks.md, "Derived networks and channels-last on the
+    CPU", Strided convolutions).
     """
     k = weight.shape[-1]
     if stride == 2 and padding % 2 == 0 and (dilation == 2 or k == 1):
@@ -132,12 +132,13 @@ def _onednn_pooling(x):
 def _pool(pool, x, *args, **kwargs):
     """``pool(x, ...)`` through the fastest CPU kernel for ``x``'s layout.
 
-    ATen pools channels-last tensors well on every CPU, but NCHW ones 5-20x slower
-    than the memory traffic needs. NCHW float32 tensors therefore go to oneDNN where
-    it has AVX-512 kernels, and elsewhere through channels-last and back (oneDNN's
-    AVX2 NCHW pooling is slower still than ATen's). Outputs are identical; gradients
-    differ only in summation order. Traced graphs (TorchScript and ONNX export) keep
-    ATen's pooling so that they stay portable.
+    ATen pools channels-last tensors well on every CPU, but NCHW ones far slower than
+    the memory traffic needs (docs/benchmarks.md, "Derived networks and channels-last
+    on the CPU", Layout). NCHW float32 tensors therefore go to oneDNN where it has
+    AVX-512 kernels, and elsewhere through channels-last and back (oneDNN's AVX2 NCHW
+    pooling is slower still than ATen's). Outputs are identical; gradients differ only
+    in summation order. Traced graphs (TorchScript and ONNX export) keep ATen's
+    pooling so that they stay portable.
     """
     channels_last = x.is_contiguous(memory_format=torch.channels_last)
     if x.device.type != "cpu" or x.dtype != torch.float32 or channels_last or torch.jit.is_tracing():
@@ -203,8 +204,9 @@ def cat_channels(tensors):
     """``torch.cat(tensors, dim=1)`` whose backward hands each input a dense gradient.
 
     Autograd's own gives them channel slices of one gradient, which in channels-last
-    are strided along the innermost dimension: batch norm's backward ran 4.5x slower
-    on such a slice than on a copy of it (docs/benchmarks.md, "Channels-last on the CPU").
+    are strided along the innermost dimension, and batch norm's backward runs far
+    slower on such a slice than on a copy of it (docs/benchmarks.md, "Derived networks
+    and channels-last on the CPU", Concatenation).
     """
     if not torch.is_grad_enabled() or torch.jit.is_tracing():  # traced graphs stay portable
         return torch.cat(tensors, dim=1)

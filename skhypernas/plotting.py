@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .fronts import hypervolume, pareto_front
+
 
 def plot_complexity_path(estimator, ax=None):
     """Parameters and held-out accuracy of every architecture on the complexity path.
@@ -67,7 +69,7 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
     With a ``weights`` column, each method splits into families by where its weights
     come from; ``"inherited"`` points are drawn hollow with a dashed front, trained or
     fine-tuned ones filled with a solid front
-    (:func:`skhypernas.experiments.pareto_front`).
+    (:func:`skhypernas.fronts.pareto_front`).
 
     Parameters
     ----------
@@ -82,15 +84,13 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
     reference : (float, float) or None, default=None
         A hypervolume reference point (accuracy, parameters): marked with a cross,
         and each family's legend entry gives its hypervolume
-        (:func:`skhypernas.experiments.hypervolume`).
+        (:func:`skhypernas.fronts.hypervolume`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
-
-    from .experiments import hypervolume, pareto_front
 
     columns = _columns(results)
     n_key = "n_parameters" if "n_parameters" in columns else "parameters"

@@ -1,10 +1,11 @@
 """Named settings of :class:`~skhypernas.HyperDARTSClassifier` for the command line and
 the experiment.
 
-- ``"cpu"``: a search of about 25 minutes on a 2-core CPU with AVX-512 (about 4x that
-  on a 2-core AVX2 host; ``docs/benchmarks.md``), tuned by the trials recorded there;
-  its last 40% trains the shared weights of the path's argmax architectures only
-  (``discrete_fraction``), which lifted inherited-weight accuracy across the path;
+- ``"cpu"``: a search sized for a 2-core CPU (how long it takes on this project's
+  hosts: ``docs/benchmarks.md``, "A whole search on this CPU"), tuned by the trials
+  recorded there ("Settings for a short search"); its last 40% trains the shared
+  weights of the path's argmax architectures only (``discrete_fraction``), which
+  lifted inherited-weight accuracy across the path;
 - ``"paper"``: the authors' GPU-sized setting (16 channels, 50 epochs, second order).
 """
 

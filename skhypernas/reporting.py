@@ -37,6 +37,7 @@ class Reporter:
     def __init__(self, verbose, epochs, what, max_time=None):
         self.verbose, self.epochs, self.what, self.max_time = verbose, epochs, what, max_time
         self._table_started = False
+        self._discrete_announced = False
         self._warmup_end = 0.0
 
     def _epoch(self, epoch):
@@ -83,14 +84,33 @@ class Reporter:
             self.write(f"warm-up of {warmup} weight-only steps: about {_duration(elapsed / after * warmup)}")
 
     def search_epoch(self, record):
-        """One row of the search's table (its header before the first row)."""
-        if not self._table_started:
+        """One row of the search's table (its header before the first row).
+
+        An epoch without architecture steps (the warm-up, the discrete share) shows a
+        dash for the architecture's loss and accuracy: its zeros measure nothing. The
+        first epoch with discrete steps is announced by a line above its row.
+
+        Parameters
+        ----------
+        record : dict
+            A search history entry, with its ``arch_steps`` and ``discrete_steps``.
+        """
+        h = record
+        first_row = not self._table_started
+        if first_row:
             self.write(EPOCH_TABLE_HEADER)
             self._table_started = True
-        h = record
+        if h["discrete_steps"] and not self._discrete_announced:
+            self._discrete_announced = True
+            # A resumed search's first row may be deep in a share begun before it.
+            since = f"epoch {h['epoch']} or earlier" if first_row and h["epoch"] > 1 else f"epoch {h['epoch']}"
+            self.write(f"discrete share from {since}: weights of argmax architectures only, no architecture steps")
+        if h["arch_steps"]:
+            arch = f"{h['arch_loss']:9.4f} {h['arch_accuracy']:8.4f}"
+        else:
+            arch = f"{'-':>9} {'-':>8}"
         self.write(
-            f"{self._epoch(h['epoch']):7s} {h['train_loss']:10.4f} {h['arch_loss']:9.4f} "
-            f"{h['arch_accuracy']:8.4f} {h['temperature']:6.3f}  "
+            f"{self._epoch(h['epoch']):7s} {h['train_loss']:10.4f} {arch} {h['temperature']:6.3f}  "
             f"{h['lambda_min']:8.2e} {h['lambda_median']:8.2e} {h['lambda_max']:8.2e} {h['seconds']:8.1f}"
         )
 

@@ -172,7 +172,8 @@ def test_paper_scale_refuses_a_cpu_without_force(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(experiments, "time_search_step", lambda *args: 2.0)
+    # Patched where refuse_paper_scale_without_gpu looks it up.
+    monkeypatch.setattr(experiments.time_plan, "time_search_step", lambda *args: 2.0)
     with pytest.raises(SystemExit) as exit_:
         main(["digits", "--scale", "paper"])
     message = str(exit_.value.code)
