@@ -92,6 +92,73 @@ TRAINING_CONSTRAINTS = {
 }
 
 
+#: The docstring entries of the parameters both search estimators take, each once:
+#: an estimator's docstring lists them with :func:`search_parameter_docs`.
+SEARCH_PARAMETER_DOCS = {
+    "search_space": """search_space : "darts" or SearchSpace, default="darts"
+    What an architecture can be: ``"darts"``, the method's published cells
+    (shaped by ``channels``, ``n_cells``, ``n_nodes`` and ``stem_multiplier``),
+    or a :class:`~skhypernas.spaces.SearchSpace` object, which carries its own
+    shape (those four parameters then stay at their defaults).""",
+    "channels": """channels : int, default=16
+    Width of the first cell; each reduction cell doubles it.""",
+    "n_cells": """n_cells : int, default=3
+    Cells in the network; reduction cells sit at 1/3 and 2/3 of the depth.""",
+    "n_nodes": """n_nodes : int, default=4
+    Intermediate nodes per cell.""",
+    "stem_multiplier": """stem_multiplier : int, default=3
+    The stem outputs ``stem_multiplier * channels`` channels.""",
+    "max_epochs": """max_epochs : int, default=50
+    Search epochs; an epoch is one pass over the weight half of the data.""",
+    "batch_size": """batch_size : int, default=64""",
+    "lr, lr_min": """lr, lr_min : float, default=0.025, 0.001
+    The weights' SGD learning rate, cosine-annealed from ``lr`` to ``lr_min``.""",
+    "momentum, weight_decay, grad_clip": """momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0""",
+    "arch_betas": """arch_betas : (float, float), default=(0.5, 0.999)""",
+    "arch_weight_decay": """arch_weight_decay : float, default=1e-3""",
+    "second_order": """second_order : bool, default=False
+    Use DARTS' unrolled (second-order) architecture gradient.""",
+    "mixed_precision": """mixed_precision : "auto", True or False, default="auto"
+    Run the search's forward and backward passes under bfloat16 autocast.
+    "auto" does so on CUDA only. Never applied to second-order steps, whose
+    finite differences need full precision; the derived networks always
+    predict in float32.""",
+    "warmup_fraction": """warmup_fraction : float, default=0.0
+    Share of the search's steps that train only the weights before architecture
+    steps begin (the authors use none; it helps short CPU searches).""",
+    "validation_fraction": """validation_fraction : float, default=0.5
+    Stratified share of the data that trains the architecture (the rest trains
+    the weights). It also scores the complexity path.""",
+    "image_shape": """image_shape : tuple or None, default=None
+    ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
+    rows are one-channel images, anything else is a 1 x d strip.""",
+    "max_time": """max_time : float or None, default=None
+    Wall-clock budget of the search in seconds (counting a resumed search's
+    earlier runs). The search stops after the step that spends it, and its
+    learning rate, temperature and warm-up follow the larger of the steps' and
+    the time's fraction, so it ends fully annealed whichever runs out first:
+    set ``max_epochs`` high and the budget decides, on a fast host or a slow one.
+    The architectures are then derived from the state reached. None: the epochs alone,
+    for exact reproduction.""",
+    "device": """device : str, default="auto"
+    "auto" uses CUDA when available.""",
+    "deterministic": """deterministic : bool, default=False
+    Turn on PyTorch's deterministic algorithms during ``fit`` (CPU fits are
+    repeatable without it; GPU kernels otherwise may not be).""",
+    "random_state": """random_state : int, RandomState or None, default=None""",
+    "verbose": """verbose : int, default=0
+    0 prints nothing; 1 shows a tqdm progress bar per epoch, the estimated search
+    time after the first steps and a table with one row per epoch (the figures
+    of ``history_``).""",
+}
+
+
+def search_parameter_docs(*names):
+    """The numpydoc entries of :data:`SEARCH_PARAMETER_DOCS` named, in that order,
+    indented for a class docstring's Parameters section."""
+    return "\n    ".join(SEARCH_PARAMETER_DOCS[name].replace("\n", "\n    ") for name in names)
+
+
 class SpaceConstraint:
     """A search space's name or a space object (:func:`~skhypernas.spaces.resolve_space`)."""
 
@@ -139,13 +206,6 @@ class SearchData:
     y_val: torch.Tensor
 
 
-#: Parameters of a search estimator that become :class:`SearchSettings` fields of the
-#: same name (``max_epochs`` becomes ``epochs``; ``mixed_precision`` is resolved).
-SEARCH_SETTING_NAMES = (
-    "batch_size lr lr_min momentum weight_decay grad_clip arch_lr arch_betas arch_weight_decay second_order "
-    "warmup_fraction max_time"
-).split()
-
 #: The shape parameters of the default ("darts") space that the search estimators take.
 DARTS_SHAPE_DEFAULTS = {"channels": 16, "n_cells": 3, "n_nodes": 4, "stem_multiplier": 3}
 
@@ -181,12 +241,15 @@ class SearchEstimatorMixin(SpaceParamsMixin):
     :meth:`NetworkClassifierMixin._validate_training_data` set."""
 
     def _search_settings(self, **fixed):
-        """:class:`SearchSettings` from the parameters of the same names
-        (:data:`SEARCH_SETTING_NAMES`); ``fixed`` sets the rest, or overrides.
+        """:class:`SearchSettings` from every parameter named like one of its fields
+        (``max_epochs`` becomes ``epochs``); ``fixed`` sets the rest, or overrides.
 
-        ``mixed_precision="auto"`` is resolved for ``device_`` (bfloat16 on CUDA only).
+        A new search setting therefore needs a field and a parameter of one name, and
+        nothing here. ``mixed_precision="auto"`` is resolved for ``device_`` (bfloat16
+        on CUDA only).
         """
-        params = {name: getattr(self, name) for name in SEARCH_SETTING_NAMES}
+        own = self.get_params(deep=False)
+        params = {f.name: own[f.name] for f in dataclasses.fields(SearchSettings) if f.name in own}
         params["arch_betas"] = tuple(params["arch_betas"])
         mixed = self.mixed_precision
         params["mixed_precision"] = self.device_.type == "cuda" if mixed == "auto" else bool(mixed)

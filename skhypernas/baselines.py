@@ -29,6 +29,7 @@ from ._base import (
     calibration_images,
     fit_network,
     predict_batch_size,
+    search_parameter_docs,
     seeded_torch,
 )
 from ._params import Interval, check_params
@@ -438,7 +439,7 @@ class RandomArchitectureClassifier(SpaceParamsMixin, _TrainedArchitecture):
 
 @persistence.register
 class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkClassifierMixin):
-    """Plain DARTS: one search with a free alpha and the softmax relaxation.
+    __doc__ = f"""Plain DARTS: one search with a free alpha and the softmax relaxation.
 
     The search is :class:`~skhypernas.search.BilevelSearch`, the one
     :class:`~skhypernas.HyperDARTSClassifier` runs, with a one-knot hypernetwork (a
@@ -449,34 +450,19 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     norm recalibrated, or, with ``retrain_epochs``, retrained from scratch by
     :class:`ArchitectureClassifier`.
 
-    ``GridSearchCV(DARTSClassifier(...), {"complexity": [...]})`` is the
+    ``GridSearchCV(DARTSClassifier(...), {{"complexity": [...]}})`` is the
     "one search per lambda" baseline.
 
     Parameters
     ----------
     complexity : float, default=0.0
         The fixed lambda of the complexity term; 0 is DARTS without it.
-    search_space : "darts" or SearchSpace, default="darts"
-        What an architecture can be, as in HyperDARTSClassifier.
-    channels, n_cells, n_nodes, stem_multiplier : int, default=16, 3, 4, 3
-        The "darts" supernet's shape, as in HyperDARTSClassifier.
-    max_epochs : int, default=50
-    batch_size : int, default=64
-    lr, lr_min : float, default=0.025, 0.001
-    momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0
+    {search_parameter_docs("search_space", "channels", "n_cells", "n_nodes", "stem_multiplier")}
+    {search_parameter_docs("max_epochs", "batch_size", "lr, lr_min", "momentum, weight_decay, grad_clip")}
     arch_lr : float, default=3e-4
         Adam learning rate of alpha (DARTS' value).
-    arch_betas : (float, float), default=(0.5, 0.999)
-    arch_weight_decay : float, default=1e-3
-    second_order : bool, default=False
-        DARTS' unrolled architecture gradient.
-    mixed_precision : "auto", True or False, default="auto"
-        bfloat16 autocast for the search, as in HyperDARTSClassifier ("auto": on
-        CUDA only).
-    warmup_fraction : float, default=0.0
-        Share of the steps that train only the weights.
-    validation_fraction : float, default=0.5
-        Stratified share of the data that trains alpha.
+    {search_parameter_docs("arch_betas", "arch_weight_decay", "second_order", "mixed_precision")}
+    {search_parameter_docs("warmup_fraction", "validation_fraction")}
     recalibration_samples : int, default=2048
         Weight-half samples that re-estimate the derived network's batch norm.
     retrain_epochs : int, default=0
@@ -486,15 +472,7 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         Further :class:`ArchitectureClassifier` parameters for the retraining
         (``batch_size``, ``lr``, ``cutout``, ``drop_path``, ...); its defaults otherwise.
         The network's shape, device and seed always come from this estimator.
-    image_shape : tuple or None, default=None
-    max_time : float or None, default=None
-        Wall-clock budget of the search in seconds, which its schedules follow as in
-        HyperDARTSClassifier.
-    device : str, default="auto"
-    deterministic : bool, default=False
-        PyTorch's deterministic algorithms during ``fit``, as in HyperDARTSClassifier.
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
+    {search_parameter_docs("image_shape", "max_time", "device", "deterministic", "random_state", "verbose")}
 
     Attributes
     ----------

@@ -22,6 +22,7 @@ from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: publi
     calibration_images,
     predict_batch_size,
     resolve_device,
+    search_parameter_docs,
     seeded_torch,
 )
 from ._params import Interval, Options, check_params
@@ -36,7 +37,7 @@ from .spaces import DartsSpace, space_from_dict
 
 @persistence.register
 class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, NetworkClassifierMixin):
-    """Differentiable architecture search with a complexity-controlling hypernetwork.
+    __doc__ = f"""Differentiable architecture search with a complexity-controlling hypernetwork.
 
     One search trains a DARTS supernet together with a piecewise-linear hypernetwork
     ``alpha(lambda)`` over ``lambda_range``; afterwards every lambda in that range
@@ -55,45 +56,18 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         Range of the complexity coefficient, sampled log-uniformly during the search.
     n_knots : int or None, default=None
         Knots of the hypernetwork; None places one per decade of ``lambda_range``.
-    search_space : "darts" or SearchSpace, default="darts"
-        What an architecture can be: ``"darts"``, the method's published cells
-        (shaped by ``channels``, ``n_cells``, ``n_nodes`` and ``stem_multiplier``),
-        or a :class:`~skhypernas.spaces.SearchSpace` object, which carries its own
-        shape (those four parameters then stay at their defaults).
-    channels : int, default=16
-        Width of the first cell; each reduction cell doubles it.
-    n_cells : int, default=3
-        Cells in the network; reduction cells sit at 1/3 and 2/3 of the depth.
-    n_nodes : int, default=4
-        Intermediate nodes per cell.
-    stem_multiplier : int, default=3
-        The stem outputs ``stem_multiplier * channels`` channels.
-    max_epochs : int, default=50
-        Search epochs; an epoch is one pass over the weight half of the data.
-    batch_size : int, default=64
-    lr, lr_min : float, default=0.025, 0.001
-        The weights' SGD learning rate, cosine-annealed from ``lr`` to ``lr_min``.
-    momentum, weight_decay, grad_clip : float, default=0.9, 3e-4, 5.0
+    {search_parameter_docs("search_space", "channels", "n_cells", "n_nodes", "stem_multiplier")}
+    {search_parameter_docs("max_epochs", "batch_size", "lr, lr_min", "momentum, weight_decay, grad_clip")}
     arch_lr : float, default=1e-3
         Adam learning rate of the hypernetwork.
-    arch_betas : (float, float), default=(0.5, 0.999)
-    arch_weight_decay : float, default=1e-3
-    second_order : bool, default=False
-        Use DARTS' unrolled (second-order) architecture gradient.
-    relaxation : {"gumbel", "hard"}, default="gumbel"
+    {search_parameter_docs("arch_betas", "arch_weight_decay", "second_order")}
+    relaxation : {{"gumbel", "hard"}}, default="gumbel"
         "gumbel" is the method: every example gets its own Gumbel-softmax mixture
         of all operations on every edge. "hard" is a faster approximation (GDAS'
         straight-through estimator): each batch runs one sampled operation per edge,
         so a step costs about a derived network's, and the architecture gradient
         reaches alpha through the sampled operations only. See docs/benchmarks.md.
-    mixed_precision : "auto", True or False, default="auto"
-        Run the search's forward and backward passes under bfloat16 autocast.
-        "auto" does so on CUDA only. Never applied to second-order steps, whose
-        finite differences need full precision; the derived networks always
-        predict in float32.
-    warmup_fraction : float, default=0.0
-        Share of the search's steps that train only the weights before architecture
-        steps begin (the authors use none; it helps short CPU searches).
+    {search_parameter_docs("mixed_precision", "warmup_fraction")}
     temperature_start, temperature_end : float, default=1.0, 0.2
         Gumbel-softmax temperature, annealed geometrically over the search. A
         short search trains the supernet faster from a higher start (the CPU
@@ -113,23 +87,11 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         In the discrete share, each step also trains the architectures at both ends
         of ``lambda_range`` (BigNAS' sandwich rule), at about three times the cost
         of a step.
-    validation_fraction : float, default=0.5
-        Stratified share of the data that trains the architecture (the rest trains
-        the weights). It also scores the complexity path.
+    {search_parameter_docs("validation_fraction")}
     path_samples : int, default=2048
         Samples used, per path entry, to recalibrate batch norm (from the weight half)
         and to measure held-out accuracy (from the architecture half).
-    image_shape : tuple or None, default=None
-        ``(H, W)`` or ``(C, H, W)`` of flat rows. None: taken from n-d input, square
-        rows are one-channel images, anything else is a 1 x d strip.
-    max_time : float or None, default=None
-        Wall-clock budget of the search in seconds (counting a resumed search's
-        earlier runs). The search stops after the step that spends it, and its
-        learning rate, temperature and warm-up follow the larger of the steps' and
-        the time's fraction, so it ends fully annealed whichever runs out first:
-        set ``max_epochs`` high and the budget decides, on a fast host or a slow one.
-        The path is then enumerated from the state reached. None: the epochs alone,
-        for exact reproduction.
+    {search_parameter_docs("image_shape", "max_time")}
     early_stopping_patience : int or None, default=None
         Stop the search once this many epochs in a row have not lowered the held-out
         loss: the mean cross-entropy on the architecture half, which the weights
@@ -140,16 +102,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
     warm_start : bool, default=False
         With ``checkpoint_dir``: resume the search from its checkpoint, if one
         exists, and reach the result an uninterrupted search would have reached.
-    device : str, default="auto"
-        "auto" uses CUDA when available.
-    deterministic : bool, default=False
-        Turn on PyTorch's deterministic algorithms during ``fit`` (CPU fits are
-        repeatable without it; GPU kernels otherwise may not be).
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-        0 prints nothing; 1 shows a tqdm progress bar per epoch, the estimated search
-        time after the first steps and a table with one row per epoch (the figures
-        of ``history_``).
+    {search_parameter_docs("device", "deterministic", "random_state", "verbose")}
 
     Attributes
     ----------
@@ -311,14 +264,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         rng = check_random_state(self.random_state)
         data = self._search_data(X, y, rng)
         space = self._search_space()
-        settings = self._search_settings(
-            relaxation=self.relaxation,
-            temperature_start=self.temperature_start,
-            temperature_end=self.temperature_end,
-            early_stopping_patience=self.early_stopping_patience,
-            discrete_fraction=self.discrete_fraction,
-            sandwich=self.sandwich,
-        )
+        settings = self._search_settings()
         checkpoint = None
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))

@@ -14,11 +14,18 @@ import weakref
 import torch
 from torch import nn
 
-from .ops import DilConv, FactorizedReduce, ReLUConvBN, Stem
 
+def fold_into(conv, bn, channels=slice(None)):
+    """Make ``conv`` compute itself followed by ``bn`` restricted to ``channels`` (in place).
 
-def _fold(conv, bn, channels=slice(None)):
-    """Make ``conv`` compute itself followed by ``bn`` restricted to ``channels`` (in place)."""
+    Parameters
+    ----------
+    conv : torch.nn.Conv2d
+    bn : torch.nn.BatchNorm2d
+        In eval mode: its running statistics are what gets folded.
+    channels : slice, default=slice(None)
+        The batch norm's channels that ``conv`` outputs (a part of a concatenation).
+    """
     scale = (bn.running_var[channels] + bn.eps).rsqrt()
     shift = -bn.running_mean[channels] * scale
     if bn.affine:
@@ -28,20 +35,30 @@ def _fold(conv, bn, channels=slice(None)):
     conv.bias = nn.Parameter(bias)
 
 
+def _fold_sequential(module):
+    # A convolution directly followed by a batch norm, anywhere in a Sequential.
+    for i in range(len(module) - 1):
+        if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.modules.batchnorm._BatchNorm):
+            fold_into(module[i], module[i + 1])
+            module[i + 1] = nn.Identity()
+
+
 @torch.no_grad()
 def fold_batch_norms(network):
     """A copy of ``network`` in eval mode with every batch norm that follows a convolution
     folded into it (and replaced by an identity).
 
-    Folds the stem, the cells' preprocessing (:class:`~skhypernas.ops.ReLUConvBN`,
-    :class:`~skhypernas.ops.FactorizedReduce`) and the separable and dilated
-    convolutions' pointwise stages. Batch norms after pools have no convolution to
-    fold into and stay. The copy is for prediction: its batch norms no longer learn.
+    Knows no search space: it folds a convolution followed by a batch norm in any
+    ``nn.Sequential``, and asks every module with a ``fold_batch_norms_()`` method
+    (an operation whose parts are not a plain sequence, such as the DARTS cells'
+    :class:`~skhypernas.ops.DilConv` and :class:`~skhypernas.ops.FactorizedReduce`)
+    to fold itself. Batch norms after pools have no convolution to fold into and
+    stay. The copy is for prediction: its batch norms no longer learn.
 
     Parameters
     ----------
     network : torch.nn.Module
-        A trained network, typically a :class:`~skhypernas.derived.DerivedNetwork`.
+        A trained network, typically a derived network of a search space.
 
     Returns
     -------
@@ -49,18 +66,11 @@ def fold_batch_norms(network):
     """
     # The copy's convolutions are folded in place: no second copy of each.
     network = copy.deepcopy(network).eval()
-    for module in network.modules():
-        if isinstance(module, DilConv):
-            _fold(module.pointwise, module.bn)
-            module.bn = nn.Identity()
-        elif isinstance(module, ReLUConvBN | Stem):
-            _fold(module[-2], module[-1])
-            module[-1] = nn.Identity()
-        elif isinstance(module, FactorizedReduce):
-            half = module.conv_1.out_channels
-            _fold(module.conv_1, module.bn, slice(None, half))
-            _fold(module.conv_2, module.bn, slice(half, None))
-            module.bn = nn.Identity()
+    for module in list(network.modules()):
+        if hasattr(module, "fold_batch_norms_"):
+            module.fold_batch_norms_()
+        elif isinstance(module, nn.Sequential):
+            _fold_sequential(module)
     return network
 
 
@@ -77,7 +87,8 @@ def inference_network(network):
     """:func:`fold_batch_norms` of ``network``, reused while its tensors are unchanged.
 
     ``predict`` on a few rows would otherwise spend most of its time copying the
-    network (a fold of a small derived network takes 10-30 ms).
+    network (docs/benchmarks.md, "Derived networks and channels-last on the CPU",
+    the inference form).
 
     Parameters
     ----------

@@ -107,6 +107,13 @@ class DilConv(_NamedParts):
     def forward(self, x):
         return self.bn(self.pointwise(_conv(self.depthwise, self.relu(x))))
 
+    def fold_batch_norms_(self):
+        """Fold the batch norm into the pointwise convolution (in place, eval mode only)."""
+        from .inference import fold_into
+
+        fold_into(self.pointwise, self.bn)
+        self.bn = nn.Identity()
+
 
 class SepConv(_NamedParts):
     """Two stacked depthwise-separable convolutions; only the ``first`` one strides."""
@@ -229,6 +236,16 @@ class FactorizedReduce(nn.Module):
         # (and one-pixel) inputs.
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
         return self.bn(cat_channels([_conv(self.conv_1, x), _conv(self.conv_2, shifted)]))
+
+    def fold_batch_norms_(self):
+        """Fold the batch norm into both convolutions, each its half of the channels
+        (in place, eval mode only)."""
+        from .inference import fold_into
+
+        half = self.conv_1.out_channels
+        fold_into(self.conv_1, self.bn, slice(None, half))
+        fold_into(self.conv_2, self.bn, slice(half, None))
+        self.bn = nn.Identity()
 
 
 class Zero(nn.Module):
