@@ -10,13 +10,18 @@ import builtins
 import errno
 import os
 import re
+import shutil
+import tempfile
+import warnings
 
 import numpy as np
 import pytest
+import torch
 from conftest import TINY
 
 import skhypernas
-from skhypernas import persistence
+from skhypernas import HyperDARTSClassifier, persistence
+from skhypernas.search import BilevelSearch
 
 SEARCH = dict(TINY, batch_size=8, max_epochs=4)
 
@@ -202,3 +207,117 @@ def test_save_into_a_read_only_folder_as_root_sees_it(fitted, digits, earlier, m
     assert str(earlier[0]) in str(caught.value)
     monkeypatch.undo()
     assert_untouched(earlier, fitted, digits)
+
+
+# -- checkpoints -----------------------------------------------------------------------
+
+
+def checkpoint_warnings(record):
+    return [str(w.message) for w in record if "checkpoint" in str(w.message)]
+
+
+def test_a_checkpoint_that_cannot_be_written_warns_once_keeps_the_last_and_tries_again(tmp_path, monkeypatch):
+    checkpoint = persistence.Checkpoint(tmp_path / "search.pt", "fp")
+    assert checkpoint.save({"epoch": 1})
+    disk = FillingDisk(free=0)
+    monkeypatch.setattr(persistence, "open", disk, raising=False)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert not checkpoint.save({"epoch": 2})
+        assert not checkpoint.save({"epoch": 3})
+    messages = checkpoint_warnings(record)
+    assert len(messages) == 1 and record[0].category is RuntimeWarning
+    assert str(tmp_path) in messages[0] and "no space left on device" in messages[0]
+    assert "previous checkpoint is kept" in messages[0]
+    assert checkpoint.load()["epoch"] == 1 and leftovers(tmp_path) == []
+    disk.free = 10**9  # space freed: the next epoch's checkpoint is written
+    assert checkpoint.save({"epoch": 4}) and checkpoint.load()["epoch"] == 4
+
+
+def test_a_checkpoint_whose_rename_is_refused_warns_and_keeps_the_last(tmp_path, monkeypatch):
+    checkpoint = persistence.Checkpoint(tmp_path / "search.pt", "fp")
+    checkpoint.save({"epoch": 1})
+    monkeypatch.setattr(os, "replace", refuse(PermissionError, errno.EACCES))
+    with pytest.warns(RuntimeWarning, match="permission denied"):
+        assert not checkpoint.save({"epoch": 2})
+    monkeypatch.undo()
+    assert checkpoint.load()["epoch"] == 1 and leftovers(tmp_path) == []
+
+
+def test_a_disk_filling_up_midway_does_not_cost_the_search(tmp_path, monkeypatch):
+    X, y = data()
+    first = {}
+
+    class FullAfterTheFirstCheckpoint(FillingDisk):
+        def __call__(self, path, mode="r", *args, **kwargs):
+            if "w" in mode and not first:
+                first["done"] = True
+                return builtins.open(path, mode, *args, **kwargs)
+            return super().__call__(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(persistence, "open", FullAfterTheFirstCheckpoint(free=1000), raising=False)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path, **SEARCH).fit(X, y)
+    messages = checkpoint_warnings(record)
+    assert len(messages) == 1 and str(tmp_path) in messages[0] and "no space left" in messages[0]
+    # The whole model, and the checkpoint of epoch 1 intact beside no temporary files.
+    assert [h["epoch"] for h in clf.history_] == [1, 2, 3, 4]
+    assert clf.predict(X).shape == (len(X),) and len(clf.complexity_path_["n_parameters"]) > 0
+    assert torch.load(tmp_path / "search.pt", weights_only=True)["loop"]["epoch"] == 1
+    assert leftovers(tmp_path) == []
+
+
+def test_a_checkpoint_folder_removed_between_epochs_does_not_cost_the_search(tmp_path, monkeypatch):
+    X, y = data()
+    folder = tmp_path / "checkpoints"
+    save = persistence.Checkpoint.save
+
+    def save_then_remove_the_folder(self, state):
+        written = save(self, state)
+        if state["loop"]["epoch"] == 1:
+            shutil.rmtree(folder)
+        return written
+
+    monkeypatch.setattr(persistence.Checkpoint, "save", save_then_remove_the_folder)
+    with pytest.warns(RuntimeWarning, match=re.escape(str(folder)) + ".*does not exist") as record:
+        clf = HyperDARTSClassifier(random_state=0, checkpoint_dir=folder, **SEARCH).fit(X, y)
+    assert len(checkpoint_warnings(record)) == 1
+    assert len(clf.history_) == 4 and clf.predict(X).shape == (len(X),)
+    assert not folder.exists()  # not silently recreated (it may have been a mount that went away)
+
+
+@pytest.fixture()
+def no_search(monkeypatch):
+    """Fail the test if a search starts."""
+
+    def run(*args, **kwargs):
+        raise AssertionError("the search started")
+
+    monkeypatch.setattr(BilevelSearch, "run", run)
+
+
+def test_a_checkpoint_dir_that_is_a_file_fails_before_the_search(tmp_path, no_search):
+    X, y = data()
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(OSError, match="checkpoint folder .*taken is unusable"):
+        HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path / "taken", **SEARCH).fit(X, y)
+
+
+def test_a_read_only_checkpoint_dir_fails_before_the_search(tmp_path, no_search):
+    X, y = data()
+    chmod_read_only_or_skip(tmp_path)
+    try:
+        with pytest.raises(PermissionError, match=re.escape(f"checkpoint folder {tmp_path} is unusable")):
+            HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path, **SEARCH).fit(X, y)
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_read_only_checkpoint_dir_fails_before_the_search_as_root_too(tmp_path, no_search, monkeypatch):
+    X, y = data()
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse(PermissionError, errno.EACCES))
+    with pytest.raises(
+        PermissionError, match=re.escape(f"checkpoint folder {tmp_path} is unusable") + ".*not writable"
+    ):
+        HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path, **SEARCH).fit(X, y)
