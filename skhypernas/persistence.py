@@ -8,7 +8,15 @@ The file format is one ``torch.save`` archive read back with
 - ``params``: ``get_params(deep=False)`` as JSON;
 - ``state``: the fitted attributes as JSON, with every tensor and numeric array replaced
   by a reference into ``tensors``, and genotypes as their own JSON;
-- ``tensors``: a flat ``{key: tensor}`` dict, all on the CPU.
+- ``tensors``: all the tensors, on the CPU, packed into one flat tensor per dtype
+  (``{"float32": ..., "int64": ...}``); a reference is ``[dtype, offset, shape]``.
+  A list of dicts of tensors (the complexity path's batch-norm buffers, one dict per
+  path entry) is stored as one stacked tensor per distinct key, shape and dtype.
+
+One record per tensor made version 1 files (``tensors``: ``{key: tensor}``, a
+reference is the key) several times the size of their tensors: the archive pads and
+indexes every record, and a path of 129 entries has some 17,000 small buffers.
+Version 1 files still load.
 
 Every file is written to a temporary file in the same folder, then renamed over the
 target (:func:`write_atomically`): a full disk, a missing or read-only folder or a crash
@@ -23,6 +31,7 @@ decorating its class with :func:`register`.
 import errno
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -38,7 +47,8 @@ from .search_space import Genotype
 
 FORMAT = "skhypernas"
 #: Version of the file layout; a file of a newer version is refused, not misread.
-FORMAT_VERSION = 1
+#: 2: tensors packed into one flat tensor per dtype; 1: one record per tensor (still read).
+FORMAT_VERSION = 2
 
 _REGISTRY = {}
 
@@ -62,6 +72,105 @@ def available_device(device):
 # -- JSON with tensors on the side ------------------------------------------------
 
 
+class _TensorPacker:
+    """Collects a file's tensors, to store those of one dtype as one flat tensor.
+
+    Every tensor in a ``torch.save`` archive is a record of its own, padded and indexed;
+    thousands of small buffers make a file several times the size of their values.
+    """
+
+    def __init__(self):
+        self._parts = {}  # dtype name -> flattened tensors, in the order added
+        self._sizes = {}  # dtype name -> elements so far
+
+    def add(self, tensor):
+        """Keep ``tensor``; returns its reference, ``[dtype, offset, shape]``."""
+        tensor = tensor.detach().cpu()
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        offset = self._sizes.get(dtype, 0)
+        self._parts.setdefault(dtype, []).append(tensor.reshape(-1))
+        self._sizes[dtype] = offset + tensor.numel()
+        return [dtype, offset, list(tensor.shape)]
+
+    def packed(self):
+        """``{dtype: flat tensor}``, the file's ``tensors`` entry."""
+        return {dtype: torch.cat(parts) for dtype, parts in self._parts.items()}
+
+
+class _PackedTensors:
+    """Reads references ``[dtype, offset, shape]`` out of a version-2 file's flat tensors."""
+
+    def __init__(self, packed):
+        if not isinstance(packed, dict) or not all(isinstance(t, torch.Tensor) for t in packed.values()):
+            raise ValueError("its 'tensors' entry is not a dict of flat tensors")
+        self._packed = packed
+
+    def __getitem__(self, reference):
+        try:
+            dtype, offset, shape = reference
+            flat = self._packed[dtype]
+            size = math.prod(shape)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"a tensor reference {reference!r} names no tensor of the file") from None
+        if not 0 <= offset <= flat.numel() - size:
+            raise ValueError(f"a tensor reference {reference!r} points past the file's {dtype} tensors")
+        # A copy, not a view: each restored tensor owns its memory, so the model does not
+        # keep (nor a later pickle carry) the whole flat tensor alive through one buffer.
+        return flat[offset : offset + size].reshape(shape).clone()
+
+
+def _is_tensor_dicts(value):
+    """Whether ``value`` is a list of two or more dicts of tensors (string keys)."""
+    return (
+        isinstance(value, list)
+        and len(value) > 1
+        and all(isinstance(d, dict) for d in value)
+        and all(isinstance(k, str) and isinstance(t, torch.Tensor) for d in value for k, t in d.items())
+    )
+
+
+def _encode_tensor_dicts(dicts, tensors):
+    """A list of dicts of tensors as a few stacked tensors (the path's batch-norm buffers).
+
+    Entries share most keys but not all (each path entry is another architecture), so
+    each distinct (key, shape, dtype) is a column holding one stacked tensor of the
+    values of the entries that have it; ``index`` lists each entry's columns in the
+    entry's own key order, ``lengths`` how many each entry has.
+    """
+    columns, names, values, index = {}, [], [], []
+    for entry in dicts:
+        for key, tensor in entry.items():
+            column = columns.setdefault((key, tuple(tensor.shape), tensor.dtype), len(names))
+            if column == len(names):
+                names.append(key)
+                values.append([])
+            values[column].append(tensor.detach().cpu())
+            index.append(column)
+    index_dtype = torch.int16 if len(names) <= torch.iinfo(torch.int16).max else torch.int32
+    return {
+        "columns": names,
+        "values": [_encode(torch.stack(column), tensors) for column in values],
+        "index": _encode(torch.tensor(index, dtype=index_dtype), tensors),
+        "lengths": _encode(torch.tensor([len(entry) for entry in dicts], dtype=torch.int64), tensors),
+    }
+
+
+def _decode_tensor_dicts(value, tensors):
+    """The list of dicts :func:`_encode_tensor_dicts` stored; every tensor a copy of its own."""
+    names = value["columns"]
+    values = [_decode(v, tensors) for v in value["values"]]
+    index, lengths = _decode(value["index"], tensors).tolist(), _decode(value["lengths"], tensors).tolist()
+    rows, start, dicts = [0] * len(names), 0, []
+    for length in lengths:
+        entry = {}
+        for column in index[start : start + length]:
+            entry[names[column]] = values[column][rows[column]].clone()
+            rows[column] += 1
+        dicts.append(entry)
+        start += length
+    return dicts
+
+
 def _encode(value, tensors):
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -72,9 +181,7 @@ def _encode(value, tensors):
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
     if isinstance(value, torch.Tensor):
-        key = str(len(tensors))
-        tensors[key] = value.detach().cpu().clone()
-        return {"__tensor__": key}
+        return {"__tensor__": tensors.add(value)}
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "biuf":
             return {"__array__": _encode(torch.from_numpy(np.ascontiguousarray(value)), tensors)}
@@ -82,6 +189,8 @@ def _encode(value, tensors):
         return {"__list_array__": [_encode(v, tensors) for v in value.tolist()], "dtype": value.dtype.str}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, tensors) for v in value]}
+    if _is_tensor_dicts(value):
+        return {"__tensor_dicts__": _encode_tensor_dicts(value, tensors)}
     if isinstance(value, list):
         return [_encode(v, tensors) for v in value]
     if isinstance(value, dict):
@@ -118,6 +227,8 @@ def _decode(value, tensors):
         return tuple(_decode(v, tensors) for v in value["__tuple__"])
     if "__dict__" in value:
         return {k: _decode(v, tensors) for k, v in value["__dict__"].items()}
+    if "__tensor_dicts__" in value:
+        return _decode_tensor_dicts(value["__tensor_dicts__"], tensors)
     raise ValueError(f"unknown entry in a skhypernas file: {sorted(value)}")
 
 
@@ -310,7 +421,7 @@ def save(estimator, path):
     check_is_fitted(estimator)
     if type(estimator).__name__ not in _REGISTRY:
         raise TypeError(f"{type(estimator).__name__} is not a registered skhypernas estimator")
-    tensors = {}
+    tensors = _TensorPacker()
     payload = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -318,7 +429,7 @@ def save(estimator, path):
         "params": json.dumps(_encode(_saveable_params(estimator), tensors)),
         "state": json.dumps(_encode(estimator._fitted_state(), tensors)),
     }
-    payload["tensors"] = tensors
+    payload["tensors"] = tensors.packed()
     return atomic_save(payload, path)
 
 
@@ -362,9 +473,14 @@ def load(path, *, device=None):
     name = payload.get("estimator")
     if name not in _REGISTRY:
         raise ValueError(f"{path} holds a {name!r}, which this skhypernas does not know")
-    tensors = payload["tensors"]
-    estimator = _REGISTRY[name](**_decode(json.loads(payload["params"]), tensors))
-    state = _decode(json.loads(payload["state"]), tensors)
+    try:
+        # Version 1 stored {key: tensor}, and a reference was the key: a dict reads it.
+        tensors = payload["tensors"] if version == 1 else _PackedTensors(payload["tensors"])
+        params = _decode(json.loads(payload["params"]), tensors)
+        state = _decode(json.loads(payload["state"]), tensors)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is a damaged skhypernas model file ({type(exc).__name__}: {exc})") from None
+    estimator = _REGISTRY[name](**params)
     saved_device = state.pop("device_", "cpu")
     if device is None:
         estimator.device_ = available_device(saved_device)

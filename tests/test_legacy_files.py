@@ -59,3 +59,12 @@ def test_a_format_1_checkpoint_loads_with_its_fingerprint(expected):
     assert {"supernet", "hypernet", "weight_optimizer", "arch_optimizer"} <= set(state)
     with pytest.raises(ValueError, match="another search"):
         persistence.Checkpoint(path, "another fingerprint").load()
+
+
+def test_a_format_1_file_saved_again_is_smaller_and_predicts_the_same(rows, tmp_path):
+    legacy = DATA / "legacy_v1_hyperdarts.skh"
+    model = skhypernas.load(legacy)
+    again = skhypernas.load(model.save(tmp_path / "model.skh"))
+    assert torch.load(tmp_path / "model.skh", weights_only=True)["version"] == persistence.FORMAT_VERSION
+    np.testing.assert_array_equal(again.predict_proba(rows), model.predict_proba(rows))
+    assert (tmp_path / "model.skh").stat().st_size < legacy.stat().st_size / 2
