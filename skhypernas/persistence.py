@@ -69,6 +69,65 @@ def available_device(device):
     return device
 
 
+def _device_present(device):
+    """Whether this machine has ``device`` (a ``torch.device``)."""
+    if device.type == "cpu":
+        return True
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    # cuda, and the backends built the same way (xpu, ...): a module with is_available.
+    backend = getattr(torch, device.type, None)
+    if backend is None or not hasattr(backend, "is_available") or not backend.is_available():
+        return False
+    count = backend.device_count() if hasattr(backend, "device_count") else 1
+    return (device.index or 0) < count
+
+
+def _devices_here():
+    """The devices this machine has, as strings: ``["cpu", "cuda:0", ...]``."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def _requested_device(device):
+    """The ``torch.device`` a caller asked for by name, checked against this machine.
+
+    Asked for explicitly, a device is never swapped for another one silently: a model
+    loaded onto a GPU this machine lacks would fail later, deep inside torch.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        A torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) or ``"auto"`` (CUDA
+        when available, else the CPU).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a device name, or names a device this machine lacks; the
+        message lists the devices it has.
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ({exc})") from None
+    if not _device_present(parsed):
+        raise ValueError(
+            f"device={str(parsed)!r} is not available on this machine; it has: {', '.join(_devices_here())}"
+        )
+    return parsed
+
+
 # -- JSON with tensors on the side ------------------------------------------------
 
 
@@ -440,8 +499,9 @@ def load(path, *, device=None):
     ----------
     path : path-like
     device : str or torch.device, optional
-        Where the model runs: a torch device, or ``"auto"`` (CUDA when available).
-        Default: the device it was fitted on when this machine has it, else the CPU.
+        Where the model runs: a torch device this machine has, or ``"auto"`` (CUDA when
+        available). Default: the device it was fitted on when this machine has it,
+        else the CPU.
 
     Returns
     -------
@@ -451,9 +511,12 @@ def load(path, *, device=None):
     Raises
     ------
     ValueError
-        If ``path`` is not a skhypernas model file, or one of a newer format version.
+        If ``path`` is not a skhypernas model file, or one of a newer format version, or
+        if ``device`` names a device this machine lacks.
     """
     path = Path(path)
+    # Checked before the file is read: a mistyped device fails at once, not deep in torch.
+    device = None if device is None else _requested_device(device)
     if not path.is_file():
         raise FileNotFoundError(f"no skhypernas model file at {path}")
     try:
@@ -482,12 +545,8 @@ def load(path, *, device=None):
         raise ValueError(f"{path} is a damaged skhypernas model file ({type(exc).__name__}: {exc})") from None
     estimator = _REGISTRY[name](**params)
     saved_device = state.pop("device_", "cpu")
-    if device is None:
-        estimator.device_ = available_device(saved_device)
-    elif device == "auto":
-        estimator.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        estimator.device_ = torch.device(device)  # asked for explicitly: no silent fallback
+    # Asked for explicitly, a device is used as is (checked above): no silent fallback.
+    estimator.device_ = available_device(saved_device) if device is None else device
     estimator._restore_fitted_state(state)
     return estimator
 

@@ -321,3 +321,28 @@ def test_a_read_only_checkpoint_dir_fails_before_the_search_as_root_too(tmp_path
         PermissionError, match=re.escape(f"checkpoint folder {tmp_path} is unusable") + ".*not writable"
     ):
         HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path, **SEARCH).fit(X, y)
+
+
+# -- devices ---------------------------------------------------------------------------
+
+
+def test_load_onto_a_device_this_machine_lacks_names_it_and_what_there_is(fitted, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "model.skh")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for device in ("cuda", "cuda:1", torch.device("cuda")):
+        with pytest.raises(ValueError, match=r"device='cuda(:1)?' is not available on this machine; it has: cpu$"):
+            skhypernas.load(path, device=device)
+    with pytest.raises(ValueError, match="'gpu' is not a torch device"):
+        skhypernas.load(path, device="gpu")
+    assert skhypernas.load(path, device="cpu").device_ == torch.device("cpu")
+
+
+def test_load_onto_a_gpu_index_past_the_last(fitted, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "model.skh")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(
+        ValueError, match="device='cuda:2' is not available on this machine; it has: cpu, cuda:0, cuda:1"
+    ):
+        skhypernas.load(path, device="cuda:2")
