@@ -19,6 +19,7 @@ MODULE_FUNCTIONS = [
     "skhypernas.datasets.load_fashion_mnist",
     "skhypernas.datasets.load_train_test",
     "skhypernas.persistence.save",
+    "skhypernas.persistence.write_atomically",
     "skhypernas.load",
     "skhypernas.plotting.plot_complexity_path",
     "skhypernas.plotting.plot_accuracy_vs_parameters",

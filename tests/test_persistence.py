@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import joblib
@@ -84,6 +85,51 @@ def test_save_and_load_without_pickle(fitted, X, tmp_path):
     # Only tensors and primitive containers: loadable under weights_only=True.
     payload = torch.load(path, weights_only=True)
     assert payload["format"] == "skhypernas" and payload["version"] == persistence.FORMAT_VERSION
+
+
+def test_files_pack_their_tensors_into_one_flat_tensor_per_dtype(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model.skh")
+    payload = torch.load(path, weights_only=True)
+    tensors = payload["tensors"]
+    # Thousands of path buffers, a few records: one flat tensor per dtype.
+    assert len(tensors) <= 5 and all(t.dim() == 1 and str(t.dtype) == f"torch.{k}" for k, t in tensors.items())
+    content = sum(t.numel() * t.element_size() for t in tensors.values()) + len(payload["state"])
+    assert path.stat().st_size < 1.1 * content + 20_000
+    loaded = skhypernas.load(path)
+    assert len(loaded.path_buffers_) == len(fitted.path_buffers_)
+    for got, want in zip(loaded.path_buffers_, fitted.path_buffers_):
+        assert list(got) == list(want)  # the same keys in the same order
+        for key in want:
+            assert torch.equal(got[key], want[key]) and got[key].dtype == want[key].dtype
+
+
+def test_the_encoding_round_trips_tensors_of_every_kind():
+    dicts = [
+        {"a": torch.arange(6.0).reshape(2, 3), "n": torch.tensor(3), "mask": torch.tensor([True, False])},
+        {"n": torch.tensor(4), "a": torch.zeros(4), "half": torch.ones(2, dtype=torch.float16)},
+        {},
+        {"a": torch.ones(2, 3), "empty": torch.zeros(0, 5, dtype=torch.float64)},
+    ]
+    value = {"dicts": dicts, "one": torch.tensor(2.5), "array": np.arange(5, dtype=np.uint8), "labels": ["x", "y"]}
+    packer = persistence._TensorPacker()
+    encoded = json.loads(json.dumps(persistence._encode(value, packer)))
+    decoded = persistence._decode(encoded, persistence._PackedTensors(packer.packed()))
+    assert [list(d) for d in decoded["dicts"]] == [list(d) for d in dicts]
+    for got, want in zip(decoded["dicts"], dicts):
+        for key in want:
+            assert torch.equal(got[key], want[key]) and got[key].dtype == want[key].dtype
+            assert got[key].untyped_storage().nbytes() == want[key].untyped_storage().nbytes()  # no shared storage
+    assert torch.equal(decoded["one"], value["one"]) and decoded["labels"] == ["x", "y"]
+    np.testing.assert_array_equal(decoded["array"], value["array"])
+    assert decoded["array"].dtype == np.uint8
+
+
+def test_a_damaged_tensor_reference_is_a_value_error(fitted, tmp_path):
+    payload = torch.load(fitted.save(tmp_path / "model.skh"), weights_only=True)
+    payload["tensors"]["float32"] = payload["tensors"]["float32"][:10]
+    torch.save(payload, tmp_path / "damaged.skh")
+    with pytest.raises(ValueError, match="damaged skhypernas model file.*points past"):
+        skhypernas.load(tmp_path / "damaged.skh")
 
 
 def test_save_keeps_string_labels_feature_names_and_the_chosen_complexity(digits, tmp_path):
