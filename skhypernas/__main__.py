@@ -2,8 +2,8 @@
 and plotted, and a few of its architectures fine-tuned."""
 
 import argparse
-import csv
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import numpy as np
 from . import ArchitectureClassifier, HyperDARTSClassifier
 from .datasets import load_train_test
 from .path import fine_tune_picks, interval_middle, path_index
+from .persistence import csv_writer, write_files
 from .presets import FINE_TUNING, PRESETS
 
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
@@ -238,6 +239,9 @@ def print_path(rows, total_seconds, budget):
 def write_outputs(output, clf, rows, summary):
     """Write the path's figure, cell drawings, JSON and CSV, and the fitted model, and say how to load it.
 
+    Each file is written atomically; one that cannot be written is reported and the
+    others are still written (:func:`~skhypernas.persistence.write_files`).
+
     Parameters
     ----------
     output : pathlib.Path
@@ -248,29 +252,38 @@ def write_outputs(output, clf, rows, summary):
         The path's table.
     summary : dict
         What ``complexity_path.json`` holds.
+
+    Returns
+    -------
+    list of str
+        The files that could not be written.
     """
     from .plotting import plot_complexity_path, plot_genotype
 
     path = clf.complexity_path_
-    output.mkdir(parents=True, exist_ok=True)
     clf.set_complexity("best")
-    plot_complexity_path(clf).savefig(output / "complexity_path.png", dpi=120)
+    files = {"complexity_path.png": _figure_writer(plot_complexity_path(clf), 120)}
     for name, i in (("smallest", 0), ("largest", -1)):
         title = f"{name} lambda: {path['n_parameters'][i]} parameters"
-        plot_genotype(path["genotype"][i], title).savefig(output / f"cells_{name}_lambda.png", dpi=100)
-    (output / "complexity_path.json").write_text(json.dumps(summary, indent=1))
-    with open(output / "complexity_path.csv", "w", newline="") as f:
-        columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
-        columns.append("finetuned_test_accuracy")
-        writer = csv.DictWriter(f, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        files[f"cells_{name}_lambda.png"] = _figure_writer(plot_genotype(path["genotype"][i], title), 100)
+    files["complexity_path.json"] = lambda tmp: tmp.write_text(json.dumps(summary, indent=1))
+    columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
+    files["complexity_path.csv"] = csv_writer(rows, columns + ["finetuned_test_accuracy"])
     # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.
-    model = clf.save(output / "model.skh")
-    print(f"\nwrote complexity_path.png, .json, .csv, the cell drawings and model.skh to {output}")
-    print("load it and predict with:")
-    print(f'    clf = skhypernas.load("{model}")')
-    print("    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit")
+    files["model.skh"] = clf.save
+    failed = write_files(output, files)
+    written = [name for name in files if name not in failed]
+    print(f"\nwrote {', '.join(written) or 'nothing'} to {output}")
+    if "model.skh" in written:
+        print("load it and predict with:")
+        print(f'    clf = skhypernas.load("{output / "model.skh"}")')
+        print("    clf.set_complexity(1e-6).predict(X)   # any lambda of its path; X as in fit")
+    return failed
+
+
+def _figure_writer(figure, dpi):
+    # The temporary file's name has no .png: the format is said, not inferred.
+    return lambda tmp: figure.savefig(tmp, format="png", dpi=dpi)
 
 
 def main(argv=None):
@@ -312,7 +325,9 @@ def main(argv=None):
         total_seconds=total_seconds,
         path=rows,
     )
-    write_outputs(args.output, clf, rows, summary)
+    failed = write_outputs(args.output, clf, rows, summary)
+    if failed:
+        sys.exit(f"{len(failed)} of the results could not be written: {', '.join(failed)} (see above)")
 
 
 if __name__ == "__main__":

@@ -29,12 +29,14 @@ tensors and genotypes; torch modules as their ``state_dict``) and
 decorating its class with :func:`register`.
 """
 
+import csv
 import errno
 import io
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 import warnings
@@ -422,6 +424,56 @@ def write_atomically(path, write, *, size=None):
         _remove_quietly(tmp)
         raise
     return path
+
+
+def write_files(folder, files, stream=None):
+    """Write each of ``files`` into ``folder`` with :func:`write_atomically`, as many as can be.
+
+    A command's results are worth most when as many of them as possible land: a file
+    that cannot be written (full disk, read-only or missing folder) is reported on
+    ``stream`` with its path and cause, and the others are still written.
+
+    Parameters
+    ----------
+    folder : path-like
+        Created if needed.
+    files : dict
+        ``{name: write}``, ``write(tmp_path)`` writing the file ``name``.
+    stream : file-like, default=sys.stderr
+
+    Returns
+    -------
+    list of str
+        The names that could not be written; empty when all were.
+    """
+    stream = sys.stderr if stream is None else stream
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"could not create the output folder {folder}: {exc.strerror or exc}", file=stream)
+        return list(files)
+    failed = []
+    for name, write in files.items():
+        try:
+            write_atomically(folder / name, write)
+        except OSError as exc:
+            print(exc.strerror or exc, file=stream)
+            failed.append(name)
+    return failed
+
+
+def csv_writer(rows, columns):
+    """A ``write(tmp_path)`` for :func:`write_files`: ``rows``
+    (dicts) as CSV with a header of ``columns``; other keys are left out."""
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return write
 
 
 def _write_bytes(path, data):

@@ -346,3 +346,39 @@ def test_load_onto_a_gpu_index_past_the_last(fitted, tmp_path, monkeypatch):
         ValueError, match="device='cuda:2' is not available on this machine; it has: cpu, cuda:0, cuda:1"
     ):
         skhypernas.load(path, device="cuda:2")
+
+
+# -- the commands' outputs ---------------------------------------------------------
+
+
+def test_write_files_reports_a_failing_file_and_still_writes_the_others(tmp_path, capsys):
+    (tmp_path / "b.csv").mkdir()  # a folder where the file should go: its rename fails
+    (tmp_path / "b.csv" / "kept").write_text("x")
+    files = {name: (lambda tmp, name=name: tmp.write_text(name)) for name in ("a.json", "b.csv", "c.png")}
+    failed = persistence.write_files(tmp_path, files)
+    assert failed == ["b.csv"]
+    assert (tmp_path / "a.json").read_text() == "a.json" and (tmp_path / "c.png").read_text() == "c.png"
+    err = capsys.readouterr().err
+    assert "could not write" in err and str(tmp_path / "b.csv") in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.csv", "c.png"]  # no temporary file
+
+
+def test_write_files_into_a_folder_that_cannot_be_made(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert persistence.write_files(tmp_path / "file" / "out", {"a": lambda tmp: tmp.write_text("a")}) == ["a"]
+    assert "could not create the output folder" in capsys.readouterr().err
+
+
+def test_the_experiments_results_survive_one_unwritable_file(tmp_path, capsys):
+    from skhypernas.experiments import ExperimentResult, write_results
+
+    rows = [
+        dict(method="mlp", weights="scratch", n_parameters=1000, test_accuracy=0.9, fit_seconds=1.0),
+        dict(method="plain_cnn", weights="scratch", n_parameters=2000, test_accuracy=0.92, fit_seconds=1.0),
+    ]
+    (tmp_path / "summary.json").mkdir()
+    result = ExperimentResult(rows=rows, plan=None, seconds={"mlp": 1.0, "plain_cnn": 1.0}, complexity_control={})
+    paths = write_results(result, tmp_path)
+    assert sorted(paths) == ["accuracy_vs_parameters.png", "fronts.csv", "results.csv"]
+    assert all(p.stat().st_size > 0 for p in paths.values())
+    assert "summary.json" in capsys.readouterr().err

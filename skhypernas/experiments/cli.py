@@ -23,13 +23,14 @@ model), ``fronts.csv`` (per family: Pareto front, hypervolume, wall time),
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from ..datasets import load_train_test
 from ..fronts import REFERENCE
 from .families import run_experiment
-from .results import print_result, write_results
+from .results import RESULT_FILES, print_result, write_results
 from .scales import SCALES
 from .time_plan import plan_time, refuse_paper_scale_without_gpu
 
@@ -96,6 +97,7 @@ def main(argv=None):
     refuse_paper_scale_without_gpu(args.scale, args.force, cfg, X_train, y_train)
     print(f"{args.dataset}, scale {args.scale}: {len(X_train)} training, {len(X_test)} test samples", flush=True)
     print(f"settings {cfg}", flush=True)
+    unwritten = 0
     for seed in range(args.random_state, args.random_state + cfg["n_seeds"]):
         output = args.output if cfg["n_seeds"] == 1 else args.output / f"seed-{seed}"
         start = time.perf_counter()
@@ -115,4 +117,9 @@ def main(argv=None):
         paths = write_results(result, output, title)
         print_result(result, REFERENCE)
         limit = f" (budget {budget:.0f} s)" if budget else ""
-        print(f"\nall done in {total:.0f} s{limit}; wrote {', '.join(sorted(paths))} to {output}", flush=True)
+        print(
+            f"\nall done in {total:.0f} s{limit}; wrote {', '.join(sorted(paths)) or 'nothing'} to {output}", flush=True
+        )
+        unwritten += RESULT_FILES - len(paths)
+    if unwritten:
+        sys.exit(f"{unwritten} result files could not be written (see above)")

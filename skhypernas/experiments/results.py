@@ -1,18 +1,24 @@
 """The experiment's outputs: its files, and the tables it prints at the end."""
 
-import csv
 import dataclasses
 import json
 from pathlib import Path
 
 from ..fronts import REFERENCE
+from ..persistence import csv_writer, write_files
 from ..plotting import plot_accuracy_vs_parameters
 from .families import COLUMNS
 from .measures import front_table
 
+#: How many files :func:`write_results` writes.
+RESULT_FILES = 4
+
 
 def write_results(result, output, title=None, reference=REFERENCE):
     """Write ``results.csv``, ``fronts.csv``, ``summary.json`` and ``accuracy_vs_parameters.png``.
+
+    Each file is written atomically; one that cannot be written is reported on stderr
+    and the others are still written (:func:`~skhypernas.persistence.write_files`).
 
     Parameters
     ----------
@@ -27,20 +33,10 @@ def write_results(result, output, title=None, reference=REFERENCE):
     Returns
     -------
     dict
-        The paths written, by name.
+        The paths written, by name (without those that failed).
     """
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    paths = {name: output / name for name in ("results.csv", "fronts.csv", "summary.json")}
-    with open(paths["results.csv"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(result.rows)
     fronts = front_table(result.rows, result.seconds, reference)
-    with open(paths["fronts.csv"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["family", "n_models", "hypervolume", "wall_seconds", "front"])
-        writer.writeheader()
-        writer.writerows({**row, "front": json.dumps(row["front"])} for row in fronts)
     plan = (
         None
         if result.plan is None
@@ -52,12 +48,19 @@ def write_results(result, output, title=None, reference=REFERENCE):
         hypervolume_reference=dict(accuracy=reference[0], n_parameters=reference[1], axis="accuracy x log10(params)"),
         complexity_control=result.complexity_control,
     )
-    paths["summary.json"].write_text(json.dumps(summary, indent=1))
-    paths["accuracy_vs_parameters.png"] = output / "accuracy_vs_parameters.png"
-    plot_accuracy_vs_parameters(result.rows, title=title, reference=reference).savefig(
-        paths["accuracy_vs_parameters.png"], dpi=120
-    )
-    return paths
+    figure = plot_accuracy_vs_parameters(result.rows, title=title, reference=reference)
+    files = {
+        "results.csv": csv_writer(result.rows, COLUMNS),
+        "fronts.csv": csv_writer(
+            [{**row, "front": json.dumps(row["front"])} for row in fronts],
+            ["family", "n_models", "hypervolume", "wall_seconds", "front"],
+        ),
+        "summary.json": lambda tmp: tmp.write_text(json.dumps(summary, indent=1)),
+        # The temporary file's name has no .png: the format is said, not inferred.
+        "accuracy_vs_parameters.png": lambda tmp: figure.savefig(tmp, format="png", dpi=120),
+    }
+    failed = write_files(output, files)
+    return {name: output / name for name in files if name not in failed}
 
 
 def print_result(result, reference):
