@@ -1,6 +1,7 @@
 """Differentiable neural architecture search with complexity control, for scikit-learn."""
 
-from .baselines import ArchitectureClassifier, DARTSClassifier, RandomArchitectureClassifier
+from .baselines import ArchitectureClassifier, RandomArchitectureClassifier
+from .darts_classifier import DARTSClassifier
 from .estimators import HyperDARTSClassifier
 from .persistence import load
 from .search_space import PRIMITIVES, Genotype, NetworkConfig

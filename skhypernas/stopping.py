@@ -71,7 +71,7 @@ def no_longer_improving(loop, patience):
     Parameters
     ----------
     loop : LoopState
-        The search's loop state (:class:`~skhypernas.search.LoopState`): its
+        The search's loop state (:class:`~skhypernas.search_state.LoopState`): its
         ``history`` is read, ``best_arch_loss`` and ``epochs_without_improvement``
         are updated.
     patience : int or None

@@ -20,7 +20,7 @@ import torch
 from conftest import TINY
 
 import skhypernas
-from skhypernas import HyperDARTSClassifier, persistence
+from skhypernas import HyperDARTSClassifier, atomic_files, persistence
 from skhypernas.search import BilevelSearch
 
 SEARCH = dict(TINY, batch_size=8, max_epochs=4)
@@ -112,9 +112,9 @@ def test_write_atomically_writes_a_temporary_file_beside_the_target_then_renames
 def test_write_atomically_on_a_full_disk_keeps_the_earlier_file(tmp_path, monkeypatch):
     target = tmp_path / "out.bin"
     target.write_bytes(b"earlier")
-    monkeypatch.setattr(persistence, "open", FillingDisk(free=10), raising=False)
+    monkeypatch.setattr(atomic_files, "open", FillingDisk(free=10), raising=False)
     with pytest.raises(OSError) as caught:
-        persistence.write_atomically(target, lambda tmp: persistence._write_bytes(tmp, b"x" * 100), size=100)
+        persistence.write_atomically(target, lambda tmp: atomic_files._write_bytes(tmp, b"x" * 100), size=100)
     assert caught.value.errno == errno.ENOSPC
     message = str(caught.value)
     assert str(target) in message and "no space left on device" in message and "needs about 100 bytes" in message
@@ -169,12 +169,12 @@ def assert_untouched(earlier, fitted, digits):
 def test_save_on_a_full_disk_says_how_much_space_it_needs(fitted, digits, earlier, monkeypatch):
     path = earlier[0]
     size = path.stat().st_size  # saving the same model again writes as many bytes
-    monkeypatch.setattr(persistence, "open", FillingDisk(free=size // 2), raising=False)
+    monkeypatch.setattr(atomic_files, "open", FillingDisk(free=size // 2), raising=False)
     with pytest.raises(OSError) as caught:
         fitted.save(path)
     message = str(caught.value)
     assert caught.value.errno == errno.ENOSPC and str(path) in message
-    assert f"the file needs about {persistence._human_size(size)}" in message
+    assert f"the file needs about {atomic_files._human_size(size)}" in message
     monkeypatch.undo()
     assert_untouched(earlier, fitted, digits)
 
@@ -201,7 +201,7 @@ def test_save_into_a_read_only_folder(fitted, digits, earlier):
 
 def test_save_into_a_read_only_folder_as_root_sees_it(fitted, digits, earlier, monkeypatch):
     # chmod does not stop root (CI runs as root): the refusal as the system gives it.
-    monkeypatch.setattr(persistence, "open", refuse(PermissionError, errno.EACCES), raising=False)
+    monkeypatch.setattr(atomic_files, "open", refuse(PermissionError, errno.EACCES), raising=False)
     with pytest.raises(PermissionError, match="not writable") as caught:
         fitted.save(earlier[0])
     assert str(earlier[0]) in str(caught.value)
@@ -220,7 +220,7 @@ def test_a_checkpoint_that_cannot_be_written_warns_once_keeps_the_last_and_tries
     checkpoint = persistence.Checkpoint(tmp_path / "search.pt", "fp")
     assert checkpoint.save({"epoch": 1})
     disk = FillingDisk(free=0)
-    monkeypatch.setattr(persistence, "open", disk, raising=False)
+    monkeypatch.setattr(atomic_files, "open", disk, raising=False)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         assert not checkpoint.save({"epoch": 2})
@@ -255,7 +255,7 @@ def test_a_disk_filling_up_midway_does_not_cost_the_search(tmp_path, monkeypatch
                 return builtins.open(path, mode, *args, **kwargs)
             return super().__call__(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(persistence, "open", FullAfterTheFirstCheckpoint(free=1000), raising=False)
+    monkeypatch.setattr(atomic_files, "open", FullAfterTheFirstCheckpoint(free=1000), raising=False)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         clf = HyperDARTSClassifier(random_state=0, checkpoint_dir=tmp_path, **SEARCH).fit(X, y)

@@ -18,6 +18,7 @@ and turn into JSON (``to_json()``, a dict holding ``"space": name``) and back
 """
 
 import abc
+import dataclasses
 import json
 
 import numpy as np
@@ -119,8 +120,6 @@ class SearchSpace(abc.ABC):
 
     def to_dict(self):
         """The space as plain values, tagged with its name (see :func:`space_from_dict`)."""
-        import dataclasses
-
         return {"name": self.name, **dataclasses.asdict(self)}
 
 
@@ -135,6 +134,15 @@ def space_from_dict(data):
 
 def resolve_space(search_space):
     """A :class:`SearchSpace` from a name of :data:`SPACES` or a space object.
+
+    Parameters
+    ----------
+    search_space : str or SearchSpace
+
+    Returns
+    -------
+    SearchSpace
+        Not yet bound to data (:meth:`SearchSpace.bind`).
 
     Raises
     ------
@@ -157,6 +165,15 @@ def as_architecture(value):
 
     A dict or JSON without a ``"space"`` tag is a DARTS genotype (the format before
     spaces were tagged).
+
+    Parameters
+    ----------
+    value : architecture, str or dict
+
+    Returns
+    -------
+    architecture
+        An instance of its space's ``architecture_class``.
 
     Raises
     ------
