@@ -24,7 +24,8 @@ the supernet's forward and the step settings differ.
 step of its largest member (every layer a 3x3 convolution at its stage's largest
 width, the derived network as ``ArchitectureClassifier`` trains it) against the
 search's steps on the supernet (a weight step, a first-order step, a discrete step of
-the argmax architecture), ``ratio`` = step / largest member's step::
+the argmax architecture, a first-order step of hard sampling), ``ratio`` = step /
+largest member's step::
 
     python benchmarks/bench_search.py --search-space chain --json ``ratio`` is reference / variant
 for times and variant / reference for throughputs and memory, so a time ratio above
@@ -177,6 +178,7 @@ def measure_chain(args):
     rng = np.random.RandomState(0)
     n = args.batch_size
     search = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=n), rng, n, n)
+    hard = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=n, relaxation="hard"), rng, n, n)
     largest = ChainArchitecture(tuple(("conv_3x3", space.widths[stage]) for stage in space.layer_stage), space.stages)
     member = space.build(largest).to(device).train()
     optimizer = torch.optim.SGD(member.parameters(), 0.05, momentum=0.9)
@@ -195,8 +197,11 @@ def measure_chain(args):
         lambda: (search.arch_step(xv, y, lam, t), search.weight_step(x, y, lam, t)), args.repeats
     )
     result["discrete_step_s"] = timed(lambda: search.discrete_step(x, y, lam), args.repeats)
+    result["hard_first_order_step_s"] = timed(
+        lambda: (hard.arch_step(xv, y, lam, t), hard.weight_step(x, y, lam, t)), args.repeats
+    )
     base = result["largest_member_step_s"]["median"]
-    for key in ("weight_step_s", "first_order_step_s", "discrete_step_s"):
+    for key in ("weight_step_s", "first_order_step_s", "discrete_step_s", "hard_first_order_step_s"):
         result[key[: -len("_s")] + "_ratio"] = result[key]["median"] / base
     result["peak_rss_mb"] = peak_rss_mb()
     return result
