@@ -18,7 +18,15 @@ and, for the search steps only, the opt-in approximations:
   edge per batch.
 
 All use the same parameters, search code (``BilevelSearch``) and random data; only
-the supernet's forward and the step settings differ. ``ratio`` is reference / variant
+the supernet's forward and the step settings differ.
+
+``--search-space chain`` times the chain space instead, in one process: a training
+step of its largest member (every layer a 3x3 convolution at its stage's largest
+width, the derived network as ``ArchitectureClassifier`` trains it) against the
+search's steps on the supernet (a weight step, a first-order step, a discrete step of
+the argmax architecture), ``ratio`` = step / largest member's step::
+
+    python benchmarks/bench_search.py --search-space chain --json ``ratio`` is reference / variant
 for times and variant / reference for throughputs and memory, so a time ratio above
 1 means the variant is faster. Not part of the test suite.
 """
@@ -154,6 +162,46 @@ def measure(variant, args):
     return result
 
 
+def measure_chain(args):
+    """The chain space's search steps against a training step of its largest member."""
+    from skhypernas.spaces import ChainArchitecture, ChainSpace
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    space = ChainSpace().bind(args.in_channels, args.n_classes)
+    supernet = space.supernet().to(device)
+    hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-8, 1e-4)).to(device)
+    shape = (args.batch_size, args.in_channels, args.size, args.size)
+    x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
+    y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)
+    rng = np.random.RandomState(0)
+    n = args.batch_size
+    search = BilevelSearch(supernet, hypernet, SearchSettings(batch_size=n), rng, n, n)
+    largest = ChainArchitecture(tuple(("conv_3x3", space.widths[stage]) for stage in space.layer_stage), space.stages)
+    member = space.build(largest).to(device).train()
+    optimizer = torch.optim.SGD(member.parameters(), 0.05, momentum=0.9)
+
+    def member_step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(member(x), y).backward()
+        optimizer.step()
+
+    lam, t = 1e-8, 0.5
+    supernet.train()
+    result = dict(largest_member_parameters=space.n_parameters(largest))
+    result["largest_member_step_s"] = timed(member_step, args.repeats)
+    result["weight_step_s"] = timed(lambda: search.weight_step(x, y, lam, t), args.repeats)
+    result["first_order_step_s"] = timed(
+        lambda: (search.arch_step(xv, y, lam, t), search.weight_step(x, y, lam, t)), args.repeats
+    )
+    result["discrete_step_s"] = timed(lambda: search.discrete_step(x, y, lam), args.repeats)
+    base = result["largest_member_step_s"]["median"]
+    for key in ("weight_step_s", "first_order_step_s", "discrete_step_s"):
+        result[key[: -len("_s")] + "_ratio"] = result[key]["median"] / base
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
 def compare(results):
     """Each figure of each variant beside the reference's, with their ratio."""
     out = {}
@@ -183,10 +231,20 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object (else a table)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--search-space", choices=["darts", "chain"], default="darts")
     args = parser.parse_args(argv)
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.search_space == "chain":
+        report = dict(
+            search_space="chain",
+            settings=dict(batch_size=args.batch_size, size=args.size, device=args.device, repeats=args.repeats),
+            machine=dict(platform=platform.platform(), threads=torch.get_num_threads(), torch=torch.__version__),
+            figures=measure_chain(args),
+        )
+        print(json.dumps(report, indent=1))
+        return
     if args.variant:  # a child process: one variant, JSON on stdout
         print(json.dumps(measure(args.variant, args)))
         return

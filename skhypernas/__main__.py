@@ -13,7 +13,7 @@ from . import ArchitectureClassifier, HyperDARTSClassifier
 from .datasets import load_train_test
 from .path import fine_tune_picks, interval_middle, path_index
 from .persistence import csv_writer, write_files
-from .presets import FINE_TUNING, PRESETS
+from .presets import FINE_TUNING, SPACE_PRESETS
 
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
 TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
@@ -37,7 +37,10 @@ def parse_args(argv=None):
     """
     parser = argparse.ArgumentParser(prog="python -m skhypernas", description=__doc__)
     parser.add_argument("--dataset", choices=["fashion-mnist", "digits"], default="fashion-mnist")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--search-space", choices=sorted(SPACE_PRESETS), default="darts")
+    parser.add_argument(
+        "--preset", choices=sorted({p for presets in SPACE_PRESETS.values() for p in presets}), default="cpu"
+    )
     parser.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--channels", type=int, default=None)
@@ -56,6 +59,10 @@ def parse_args(argv=None):
         "--fine-tune", type=int, default=3, help="architectures of the path to fine-tune on all the training data"
     )
     args = parser.parse_args(argv)
+    if args.preset not in SPACE_PRESETS[args.search_space]:
+        parser.error(f"the {args.search_space} space has no preset {args.preset!r}")
+    if args.channels is not None and args.search_space != "darts":
+        parser.error("--channels shapes the darts space only")
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must be at least 0")
     budget = TIME_BUDGETS[args.dataset] if args.time_budget is None else args.time_budget or None
@@ -75,7 +82,7 @@ def search_settings(args, budget):
     -------
     dict
     """
-    params = dict(PRESETS[args.preset])
+    params = dict(SPACE_PRESETS[args.search_space][args.preset])
     if args.dataset == "digits" and args.preset == "cpu":
         # 8x8 images: 20 epochs take under a minute, and this small a network needs
         # lambda up to 1e-3 before the regulariser shrinks it (1e-4 only halved it).
@@ -265,7 +272,8 @@ def write_outputs(output, clf, rows, summary):
     files = {"complexity_path.png": _figure_writer(plot_complexity_path(clf), 120)}
     for name, i in (("smallest", 0), ("largest", -1)):
         title = f"{name} lambda: {path['n_parameters'][i]} parameters"
-        files[f"cells_{name}_lambda.png"] = _figure_writer(plot_genotype(path["genotype"][i], title), 100)
+        drawing = "cells" if clf.search_space_.name == "darts" else "layers"
+        files[f"{drawing}_{name}_lambda.png"] = _figure_writer(plot_genotype(path["genotype"][i], title), 100)
     files["complexity_path.json"] = lambda tmp: tmp.write_text(json.dumps(summary, indent=1))
     columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
     files["complexity_path.csv"] = csv_writer(rows, columns + ["finetuned_test_accuracy"])

@@ -4,7 +4,7 @@
   space) from scratch (the authors' retraining step), or fine-tunes it from a search;
 - :class:`RandomArchitectureClassifier` draws an architecture at random and trains it
   the same way;
-- :class:`~skhypernas.DARTSClassifier` (in :mod:`skhypernas.darts_classifier`) is plain
+- :class:`~skhypernas.DARTSClassifier` (:mod:`skhypernas.darts_classifier`) is plain
   DARTS (softmax relaxation, one free alpha), with an optional fixed complexity term,
   run by the same search code as :class:`~skhypernas.HyperDARTSClassifier`; it keeps
   its supernet, which :class:`ArchitectureClassifier` fine-tunes from.

@@ -87,6 +87,10 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         In the discrete share, each step also trains the architectures at both ends
         of ``lambda_range`` (BigNAS' sandwich rule), at about three times the cost
         of a step.
+    distill : bool, default=False
+        With ``sandwich``: the architecture at the low end of ``lambda_range`` (the
+        largest) learns from the labels, the other two from its predictions
+        (in-place distillation, as slimmable networks and BigNAS train theirs).
     {search_parameter_docs("validation_fraction")}
     path_samples : int, default=2048
         Samples used, per path entry, to recalibrate batch norm (from the weight half)
@@ -149,6 +153,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         "relaxation": Options("gumbel", "hard"),
         "discrete_fraction": Interval("real", 0, 1, open_high=True),
         "sandwich": Options(True, False),
+        "distill": Options(True, False),
     }
 
     def __init__(
@@ -180,6 +185,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         temperature_end=0.2,
         discrete_fraction=0.0,
         sandwich=False,
+        distill=False,
         validation_fraction=0.5,
         path_samples=2048,
         image_shape=None,
@@ -218,6 +224,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         self.temperature_end = temperature_end
         self.discrete_fraction = discrete_fraction
         self.sandwich = sandwich
+        self.distill = distill
         self.validation_fraction = validation_fraction
         self.path_samples = path_samples
         self.image_shape = image_shape

@@ -210,14 +210,17 @@ def _draw_cell(ax, nodes, title):
 
 
 def plot_genotype(genotype, title=None):
-    """Draw the normal and the reduction cell of a genotype.
+    """Draw an architecture: a DARTS genotype's normal and reduction cell, or a chain
+    architecture's layers.
 
-    Each kept edge is an arrow from its input state to its node, labelled with its
-    operation; dashed arrows show every node joining the cell's output.
+    In a cell, each kept edge is an arrow from its input state to its node, labelled
+    with its operation; dashed arrows show every node joining the cell's output. A
+    chain is drawn as a bar per layer, as high as its output width and coloured by
+    its operation, with the max-pools between its stages.
 
     Parameters
     ----------
-    genotype : Genotype
+    genotype : Genotype or ChainArchitecture
     title : str, optional
 
     Returns
@@ -226,10 +229,40 @@ def plot_genotype(genotype, title=None):
     """
     import matplotlib.pyplot as plt
 
+    if getattr(genotype, "space", "darts") == "chain":
+        return _plot_chain(genotype, title)
+
     width = 2.2 * (genotype.n_nodes + 2)
     fig, axes = plt.subplots(2, 1, figsize=(width, 8), constrained_layout=True)
     _draw_cell(axes[0], genotype.normal, "normal")
     _draw_cell(axes[1], genotype.reduce, "reduction")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+_CHAIN_COLORS = {
+    "skip": "tab:green",
+    "conv_3x3": "tab:red",
+    "sep_conv_3x3": "tab:blue",
+    "sep_conv_5x5": "tab:cyan",
+    "inverted_bottleneck_3x3": "tab:purple",
+}
+
+
+def _plot_chain(architecture, title):
+    import matplotlib.pyplot as plt
+
+    widths = architecture.widths(1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(widths) + 2, 3.5), constrained_layout=True)
+    pools = set(np.cumsum(architecture.stages).tolist())
+    for i, ((op, _), (_, b)) in enumerate(zip(architecture.layers, widths)):
+        ax.bar(i, b, color=_CHAIN_COLORS.get(op, "black"), hatch="//" if op == "skip" else None, alpha=0.8)
+        ax.text(i, b, f"{op}\n{b}", ha="center", va="bottom", fontsize=7)
+        if i + 1 in pools:
+            ax.axvline(i + 0.5, color="gray", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(widths)), [f"layer {i}" for i in range(len(widths))], fontsize=7)
+    ax.set_ylabel("output channels")
+    ax.set_ylim(0, 1.25 * max(b for _, b in widths))
+    ax.set_title(title or "chain architecture (dashed: max-pool)")
     return fig

@@ -7,6 +7,10 @@ the experiment.
   weights of the path's argmax architectures only (``discrete_fraction``), which
   lifted inherited-weight accuracy across the path;
 - ``"paper"``: the authors' GPU-sized setting (16 channels, 50 epochs, second order).
+
+:data:`SPACE_PRESETS` holds them per search space: the chain space
+(:class:`~skhypernas.spaces.ChainSpace`) has a ``"cpu"`` preset of its own, found by
+the trials in ``docs/benchmarks.md`` ("The chain space's recipe").
 """
 
 PRESETS = {
@@ -23,6 +27,26 @@ PRESETS = {
         path_samples=1024,
     ),
     "paper": dict(channels=16, max_epochs=50, second_order=True),
+}
+
+#: The presets of each search space, by the name ``search_space=`` takes.
+SPACE_PRESETS = {
+    "darts": PRESETS,
+    "chain": {
+        "cpu": dict(
+            search_space="chain",
+            max_epochs=4,
+            batch_size=64,
+            lr=0.1,
+            warmup_fraction=0.2,
+            arch_lr=1e-2,
+            temperature_start=5.0,
+            discrete_fraction=0.6,
+            sandwich=True,
+            lambda_range=(1e-8, 1e-4),
+            path_samples=1024,
+        ),
+    },
 }
 
 #: How ``python -m skhypernas`` fine-tunes its picks of the path

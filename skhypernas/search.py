@@ -62,6 +62,9 @@ class SearchSettings:
     #: In the discrete share, each step also trains the architectures at both ends of
     #: the lambda range (the "sandwich rule" of BigNAS), summing the three gradients.
     sandwich: bool = False
+    #: With the sandwich, the smaller two learn from the largest's predictions
+    #: (in-place distillation) instead of the labels.
+    distill: bool = False
 
 
 class BilevelSearch:
@@ -141,15 +144,18 @@ class BilevelSearch:
         with torch.autocast(x.device.type, torch.bfloat16, enabled=mixed):
             return self._mixture_loss(x, y, alpha, gumbel, temperature)
 
-    def _argmax_loss(self, x, y, lam):
-        # Only the argmax operation of every edge runs ("none" adds zero): the
-        # network of genotype_at(lambda), with the supernet's own weights.
+    def _argmax_logits(self, x, lam):
+        # Only the argmax option of every decision runs ("none" adds zero): the
+        # network of architecture_at(lambda), with the supernet's own weights.
         with torch.no_grad():
             choice = self.hypernet(lam).argmax(-1)
         weights = F.one_hot(choice, self.hypernet.anchors.shape[-1]).to(self.hypernet.anchors.dtype)
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.settings.mixed_precision):
             logits = self.supernet(x, weights, choice)
-        return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), y)
+        return logits.to(torch.promote_types(logits.dtype, torch.float32))
+
+    def _argmax_loss(self, x, y, lam):
+        return F.cross_entropy(self._argmax_logits(x, lam), y)
 
     def _mixture_loss(self, x, y, alpha, gumbel, temperature):
         if self.settings.relaxation == "hard":
@@ -177,7 +183,13 @@ class BilevelSearch:
     def discrete_step(self, x, y, lam):
         """One SGD step on the weights of the argmax architecture at ``lam``; with
         ``settings.sandwich`` also at both ends of the range, the gradients summed.
-        Returns the mean loss."""
+
+        With ``settings.distill`` (and the sandwich), the network at the range's low
+        end (the largest, least priced) learns from the labels and the others from its
+        predictions (in-place distillation, as slimmable networks and BigNAS train
+        their members). Returns the mean loss."""
+        if self.settings.sandwich and self.settings.distill:
+            return self._distilled_step(x, y, lam)
         lambdas = [lam]
         if self.settings.sandwich:
             lambdas += [10.0**bound for bound in self.hypernet.log_range]
@@ -185,6 +197,23 @@ class BilevelSearch:
         total = 0.0
         for value in lambdas:
             loss = self._argmax_loss(x, y, value) / len(lambdas)
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.settings.grad_clip)
+        self.weight_optimizer.step()
+        return total
+
+    def _distilled_step(self, x, y, lam):
+        low, high = (10.0**bound for bound in self.hypernet.log_range)
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        teacher = self._argmax_logits(x, low)
+        loss = F.cross_entropy(teacher, y) / 3
+        loss.backward()
+        total = loss.item()
+        targets = torch.softmax(teacher.detach(), dim=1)
+        for value in (lam, high):
+            student = F.log_softmax(self._argmax_logits(x, value), dim=1)
+            loss = -(targets * student).sum(dim=1).mean() / 3
             loss.backward()
             total += loss.item()
         torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.settings.grad_clip)

@@ -399,6 +399,21 @@ def test_the_sandwich_rule_averages_the_losses_at_the_drawn_lambda_and_both_ends
     assert search.discrete_step(x, y, lam) == pytest.approx(np.mean(losses), rel=1e-5)
 
 
+def test_in_place_distillation_teaches_the_smaller_two_with_the_largest_predictions():
+    search, x, y = tiny_search(sandwich=True, distill=True, discrete_fraction=0.5)
+    lam = 1e-8
+    reference = copy.deepcopy(search.supernet)
+    with torch.no_grad():
+        teacher = search._argmax_logits(x, 1e-10)
+        targets = torch.softmax(teacher, 1)
+        soft = [-(targets * torch.log_softmax(search._argmax_logits(x, v), 1)).sum(1).mean() for v in (lam, 1e-6)]
+        expected = (torch.nn.functional.cross_entropy(teacher, y) + sum(soft)) / 3
+    assert search.discrete_step(x, y, lam) == pytest.approx(expected.item(), rel=1e-5)
+    # The teacher's predictions are targets, not a path for gradients: its weights move
+    # as under its own cross-entropy and the students' pull on shared weights only.
+    assert any(not torch.equal(a, b) for a, b in zip(search.supernet.parameters(), reference.parameters()))
+
+
 def test_under_a_time_budget_temperature_and_warm_up_end_where_the_discrete_share_begins(monkeypatch):
     search, x, y = tiny_search(
         epochs=1000, batch_size=3, max_time=10.0, warmup_fraction=0.5, discrete_fraction=0.4, lr=0.1, lr_min=0.001

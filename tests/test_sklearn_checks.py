@@ -14,6 +14,7 @@ from skhypernas import (
     HyperDARTSClassifier,
     RandomArchitectureClassifier,
 )
+from skhypernas.spaces import ChainSpace
 
 #: TINY, with two knots (few path entries to score) and a step size that learns the
 #: checks' 2-feature blobs beyond their 0.83 training-accuracy bar in two epochs.
@@ -23,8 +24,14 @@ CHECKED = dict(TINY, n_knots=2, batch_size=16, lr=0.1, max_epochs=2)
 SMALL = dict(channels=2, batch_size=16, lr=0.1, max_epochs=2, device="cpu", random_state=0)
 GENOTYPE = Genotype.from_choices([4, 3, 6, 1, 5], [2, 4, 3, 7, 1])
 
+#: The chain space at a size the checks' tiny inputs (1 x d strips, 2x2 images) learn in two epochs.
+CHAIN = ChainSpace(stages=(1,), widths=(16,), multipliers=(0.5, 1.0))
+
 ESTIMATORS = [
     HyperDARTSClassifier(random_state=0, **CHECKED),
+    HyperDARTSClassifier(
+        search_space=CHAIN, random_state=0, **{k: v for k, v in CHECKED.items() if k not in ("channels", "n_nodes")}
+    ),
     DARTSClassifier(n_nodes=2, recalibration_samples=64, **SMALL),
     ArchitectureClassifier(GENOTYPE, **SMALL),
     RandomArchitectureClassifier(n_nodes=2, **SMALL),

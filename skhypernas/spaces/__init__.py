@@ -6,11 +6,14 @@ object. :class:`SearchSpace` is the interface a new space implements; see
 """
 
 from .base import ARCHITECTURES, SPACES, SearchSpace, as_architecture, register_space, resolve_space, space_from_dict
+from .chain import ChainArchitecture, ChainSpace
 from .darts import DartsSpace
 
 __all__ = [
     "SearchSpace",
     "DartsSpace",
+    "ChainSpace",
+    "ChainArchitecture",
     "SPACES",
     "ARCHITECTURES",
     "as_architecture",

@@ -1,0 +1,125 @@
+"""The chain space: plain-CNN members, width sharing, exact expected costs, estimators."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+import skhypernas
+from skhypernas import ArchitectureClassifier, HyperDARTSClassifier, RandomArchitectureClassifier
+from skhypernas.inference import fold_batch_norms
+from skhypernas.plain_cnn import PlainCNN, plain_cnn_parameters
+from skhypernas.spaces import ChainArchitecture, ChainSpace, as_architecture
+
+TINY_SPACE = ChainSpace(stages=(1, 2), widths=(4, 6), multipliers=(0.5, 1.0))
+
+
+def plain(width):
+    return ChainArchitecture((("conv_3x3", width),) * 2 + (("conv_3x3", 2 * width),) * 2, (2, 2))
+
+
+@pytest.mark.parametrize("width", [12, 24, 36, 48])
+def test_the_plain_cnn_is_a_member_at_its_widths(width):
+    space = ChainSpace().bind(1, 10)
+    arch = plain(width)
+    space.choices(arch)  # an architecture of the space, not only a buildable one
+    net = space.build(arch)
+    assert [p.shape for p in net.parameters()] == [p.shape for p in PlainCNN(width).parameters()]
+    assert space.n_parameters(arch) == plain_cnn_parameters(width) == sum(p.numel() for p in net.parameters())
+
+
+def test_the_default_space_spans_5k_to_150k_parameters():
+    space = ChainSpace().bind(1, 10)
+    smallest = ChainArchitecture((("sep_conv_3x3", 12), ("skip", None), ("sep_conv_3x3", 24), ("skip", None)), (2, 2))
+    assert space.n_parameters(smallest) < 5_000 and space.n_parameters(plain(48)) > 140_000
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_derived_member_computes_the_supernet_at_its_one_hot_choice(seed):
+    torch.manual_seed(seed)
+    space = ChainSpace(widths=(8, 12), multipliers=(0.25, 0.5, 1.0)).bind(2, 3)
+    supernet = space.supernet()
+    with torch.no_grad():  # non-trivial batch-norm affine parameters
+        for p in supernet.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    arch = space.random_architecture(np.random.RandomState(seed), p_parameter_free=0.3)
+    choices = torch.as_tensor(space.choices(arch))
+    weights = torch.nn.functional.one_hot(choices, space.arch_shape[-1]).float()
+    derived = space.derive(supernet, arch)
+    x = torch.randn(5, 2, 9, 7)
+    supernet.train(), derived.train()  # batch statistics, as in a search step
+    expected = derived(x)
+    torch.testing.assert_close(supernet(x, weights), expected)  # the mixture at one-hot weights
+    torch.testing.assert_close(supernet(x, weights, choices), expected)  # the sliced single path
+    assert sum(p.numel() for p in derived.parameters()) == space.n_parameters(arch)
+
+
+def test_expected_parameters_equal_the_enumeration_and_are_differentiable():
+    space = TINY_SPACE.bind(2, 3)
+    torch.manual_seed(0)
+    alpha = torch.randn(*space.arch_shape, dtype=torch.float64, requires_grad=True)
+    probs = torch.softmax(alpha, -1).detach().numpy()
+    total = 0.0
+    for combo in itertools.product(range(space.arch_shape[-1]), repeat=space.n_layers):
+        weight = np.prod([probs[layer, k] for layer, k in enumerate(combo)])
+        total += weight * space.n_parameters(space.architecture(np.array(combo)))
+    expected = space.expected_parameters(alpha)
+    assert expected.item() == pytest.approx(total, rel=1e-12)
+    expected.backward()
+    assert torch.isfinite(alpha.grad).all() and alpha.grad.abs().sum() > 0
+    batch = space.expected_parameters(torch.stack([alpha.detach(), alpha.detach()]))
+    assert batch.shape == (2,) and batch[0].item() == pytest.approx(total, rel=1e-12)
+
+
+def test_architectures_round_trip_and_bad_ones_are_clear_errors():
+    arch = plain(12)
+    assert as_architecture(arch.to_json()) == arch and "conv_3x3(12)" in str(arch)
+    with pytest.raises(ValueError, match="is not a layer"):
+        ChainArchitecture((("conv_7x7", 4),), (1,))
+    with pytest.raises(ValueError, match="do not split"):
+        ChainArchitecture((("conv_3x3", 4),), (2,))
+    with pytest.raises(ValueError, match="does not offer"):
+        ChainSpace().choices(plain(13))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        ChainSpace(widths=(16, 8))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16.0, y[:300]
+
+
+@pytest.fixture(scope="module")
+def chain_search(digits):
+    X, y = digits
+    space = ChainSpace(widths=(4, 8), multipliers=(0.5, 1.0))
+    params = dict(max_epochs=2, batch_size=32, path_samples=64, lambda_range=(1e-6, 1e-2), random_state=0)
+    return HyperDARTSClassifier(search_space=space, discrete_fraction=0.5, **params).fit(X, y)
+
+
+def test_the_path_costs_are_the_derived_networks_counts(chain_search):
+    path = chain_search.complexity_path_
+    assert all(isinstance(g, ChainArchitecture) for g in path["genotype"])
+    for genotype, count in zip(path["genotype"], path["n_parameters"]):
+        net = chain_search.search_space_.derive(chain_search.supernet_, genotype)
+        assert count == sum(p.numel() for p in net.parameters())
+
+
+def test_chain_models_predict_save_load_fold_and_fine_tune(chain_search, digits, tmp_path):
+    X, y = digits
+    proba = chain_search.predict_proba(X)
+    loaded = skhypernas.load(chain_search.save(tmp_path / "chain.skh"))
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
+    net = chain_search.network_.eval()
+    folded = fold_batch_norms(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules() if m is not folded)
+    x = torch.as_tensor(X[:8], dtype=torch.float32).reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), atol=1e-5, rtol=1e-4)
+    tuned = ArchitectureClassifier(init=chain_search, max_epochs=1, batch_size=32, random_state=0).fit(X, y)
+    assert tuned.n_parameters_ == chain_search.n_parameters_
+    drawn = RandomArchitectureClassifier(search_space="chain", max_epochs=1, random_state=0).fit(X, y)
+    assert isinstance(drawn.genotype_, ChainArchitecture)
