@@ -244,3 +244,12 @@ def test_a_collapsed_darts_architecture_is_one_whose_cell_type_learns_nothing():
 
 def test_a_space_that_cannot_tell_a_collapse_says_none():
     assert ToySpace().collapsed(ToyArchitecture((0, 0))) is None
+
+
+def test_a_chain_that_skips_every_layer_is_collapsed():
+    from skhypernas.spaces import ChainArchitecture, ChainSpace
+
+    space = ChainSpace().bind(1, 10)
+    skips = ChainArchitecture((("skip", None),) * 4, (2, 2))
+    assert space.collapsed(skips) is True
+    assert space.collapsed(ChainArchitecture((("conv_3x3", 12),) + (("skip", None),) * 3, (2, 2))) is False
