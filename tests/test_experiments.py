@@ -27,15 +27,19 @@ from skhypernas.experiments import (  # noqa: E402
     search_seconds_estimate,
     time_search_step,
 )
+from skhypernas.spaces import ChainSpace  # noqa: E402
 
 TINY_SEARCH = dict(
     channels=2, n_nodes=2, batch_size=32, path_samples=64, device="cpu", lambda_range=(1e-8, 1e-4), arch_lr=0.05
 )
 TINY_SCALE = dict(
     search=TINY_SEARCH,
-    # Two HyperDARTS families in the DARTS cells: the hook a family of another space
-    # (hyperdarts_families(["darts", "chain"])) uses.
-    hyperdarts={"hyperdarts": {"search_space": "darts"}, "hyperdarts-wide": {"search_space": "darts", "channels": 3}},
+    # Two HyperDARTS families: the DARTS cells, and a small chain space (a space object
+    # brings its own shape: the DARTS cells' parameters go back to their defaults).
+    hyperdarts={
+        "hyperdarts": {"search_space": "darts"},
+        "hyperdarts-chain": {"search_space": ChainSpace(stages=(1, 1), widths=(4, 8)), "channels": 16, "n_nodes": 4},
+    },
     train=dict(batch_size=32, lr=0.05, device="cpu"),
     k=2,
     hyper_lambdas=(1e-6,),
@@ -54,8 +58,8 @@ TINY_SCALE = dict(
 FAMILIES = {
     "hyperdarts (inherited)",
     "hyperdarts (fine-tuned)",
-    "hyperdarts-wide (inherited)",
-    "hyperdarts-wide (fine-tuned)",
+    "hyperdarts-chain (inherited)",
+    "hyperdarts-chain (fine-tuned)",
     "darts (inherited)",
     "darts (fine-tuned)",
     "darts (scratch)",
@@ -97,7 +101,7 @@ def test_every_family_and_seed_in_the_csv_under_one_per_model_budget(run):
     assert {r["seed"] for r in rows} == {"0", "1"}
     for seed in ("0", "1"):
         mine = [r for r in rows if r["seed"] == seed]
-        for family in ("hyperdarts", "hyperdarts-wide"):
+        for family in ("hyperdarts", "hyperdarts-chain"):
             picks = [r for r in mine if r["method"] == family and r["setting"].startswith("pick")]
             tuned = [r for r in picks if r["weights"] == "fine-tuned"]
             inherited = [r for r in picks if r["weights"] == "inherited"]
@@ -153,7 +157,7 @@ def test_fronts_give_the_hypervolume_over_seeds_and_the_summary_each_seeds_time(
         stages = summary["seeds"][seed]["stage_seconds"]
         assert set(stages) == FAMILIES - {"darts (inherited)"} | {"darts (inherited)"}
         assert summary["seeds"][seed]["seconds"] == pytest.approx(sum(stages.values()))
-        for family in ("hyperdarts", "hyperdarts-wide"):
+        for family in ("hyperdarts", "hyperdarts-chain"):
             assert set(summary["complexity_control"][family][seed]) >= {"monotonic", "span", "holds"}
     assert summary["collapsed"]["darts (inherited)"]["models"] == sum(
         r["method"] == "darts" and r["weights"] == "inherited" for r in rows
@@ -232,10 +236,19 @@ def digits_setting():
     return Setting(X, y[:200], split, None, search, train, dict(channels=2, n_nodes=2))
 
 
-def test_hyperdarts_families_name_a_family_per_search_space():
+def test_hyperdarts_families_name_a_family_per_search_space_with_its_preset():
+    from skhypernas.presets import SPACE_PRESETS
+
     assert hyperdarts_families(["darts"]) == {"hyperdarts": {"search_space": "darts"}}
-    assert list(hyperdarts_families(["darts", "chain"])) == ["hyperdarts", "hyperdarts-chain"]
+    families = hyperdarts_families(["darts", "chain"], "cpu")
+    assert list(families) == ["hyperdarts", "hyperdarts-chain"]
+    assert families["hyperdarts-chain"] == {**SPACE_PRESETS["chain"]["cpu"], "search_space": "chain"}
+    assert hyperdarts_families(["darts", "chain"], "paper")["hyperdarts-chain"] == {"search_space": "chain"}
     assert SCALES["cpu"]["hyperdarts"] == {"hyperdarts": {"search_space": "darts"}}
+    # --search-spaces darts,chain: two searches' shares, checked before any data loads.
+    with pytest.raises(SystemExit) as exit_:
+        main(["digits", "--search-spaces", "darts,chain", "--search-share", "0.4"])
+    assert exit_.value.code == 2
 
 
 def test_pareto_front_and_hypervolume_on_a_hand_made_example():
@@ -292,7 +305,7 @@ def test_time_plan_spends_the_budget_and_rejects_impossible_splits():
         (["mnist"], "invalid choice"),
         (["digits", "--scale", "gpu"], "invalid choice"),
         (["digits", "--seeds", "0"], "must be positive"),
-        (["digits", "--search-spaces", "darts,chainz"], "'chainz' is not available in this skhypernas (it has: darts"),
+        (["digits", "--search-spaces", "darts,chainz"], "'chainz' is not available in this skhypernas (it has: "),
     ],
 )
 def test_bad_arguments_are_usage_errors(argv, message, capsys):

@@ -112,7 +112,7 @@ def main(argv=None):
     if args.seeds is not None:
         cfg["n_seeds"] = args.seeds
     if args.search_spaces is not None:
-        cfg["hyperdarts"] = hyperdarts_families(args.search_spaces)
+        cfg["hyperdarts"] = hyperdarts_families(args.search_spaces, args.scale)
     n_train = args.n_train if args.n_train is not None else cfg["n_train"]
     n_test = args.n_test if args.n_test is not None else cfg["n_test"]
     n_jobs = args.n_jobs if args.n_jobs is not None else cfg["n_jobs"]

@@ -138,14 +138,16 @@ def run_experiment(
     counts = {"random": cfg["n_random"], "plain_cnn": cfg["n_cnn"]}
     search = dict(cfg["search"], random_state=random_state)
     train = dict(cfg["train"], random_state=random_state)
-    plan = None
+    plan, searched = None, {}
     if budget:
         shares = dict(search_share=cfg["search_share"], reserve_share=cfg["reserve_share"])
         plan = plan_time(budget, k=cfg["k"], counts=counts, n_jobs=n_jobs, n_hyperdarts=len(families), **shares)
         for line in plan.describe(counts, list(families)):
             log(line)
-        # The budgets, not the epochs, end every fit, with its schedules annealed.
-        search.update(max_epochs=1000, max_time=plan.search)
+        # The budgets, not the epochs, end every fit, with its schedules annealed
+        # (a family's own preset cannot bring its epochs back: they come last).
+        searched = dict(max_epochs=1000, max_time=plan.search)
+        search.update(searched)
         train.update(max_epochs=1000, max_time=plan.per_model)
     X = np.concatenate([np.asarray(X_train), np.asarray(X_test)])
     y = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
@@ -157,7 +159,7 @@ def run_experiment(
     for family, overrides in families.items():
         tuned = f"{family} (fine-tuned)"
 
-        def search_family(family=family, params={**search, **overrides}):
+        def search_family(family=family, params={**search, **overrides, **searched}):
             found, clf = hyperdarts_inherited(s, family, params, X_test, y_test, cfg["hyper_lambdas"], cfg["k"])
             return found, [clf], {}
 

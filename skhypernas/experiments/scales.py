@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..presets import FINE_TUNING, PRESETS
+from ..presets import FINE_TUNING, PRESETS, SPACE_PRESETS
 
 
 def _grid(low, high, count):
@@ -10,24 +10,31 @@ def _grid(low, high, count):
     return tuple(float(f"{v:.3g}") for v in np.geomspace(low, high, count))
 
 
-def hyperdarts_families(spaces):
+def hyperdarts_families(spaces, scale="cpu"):
     """The HyperDARTS families that search ``spaces``, one search each.
 
-    The DARTS cells' family is ``"hyperdarts"``; another space's is
-    ``"hyperdarts-<name>"`` and overrides the search's ``search_space``. A space
-    whose search needs other settings adds them to its family's dict.
+    The DARTS cells' family is ``"hyperdarts"`` and searches with the scale's
+    ``search``; another space's is ``"hyperdarts-<name>"`` and searches with its own
+    preset at this scale where :data:`~skhypernas.presets.SPACE_PRESETS` has one (the
+    chain space's ``"cpu"``), over the scale's ``search``.
 
     Parameters
     ----------
     spaces : sequence of str
         Search space names, the first the family DARTS is compared with.
+    scale : str, default="cpu"
+        The scale whose space presets apply.
 
     Returns
     -------
     dict
         ``{family: HyperDARTSClassifier parameters over the scale's search}``.
     """
-    return {("hyperdarts" if name == "darts" else f"hyperdarts-{name}"): {"search_space": name} for name in spaces}
+    families = {}
+    for name in spaces:
+        own = {} if name == "darts" else SPACE_PRESETS.get(name, {}).get(scale, {})
+        families["hyperdarts" if name == "darts" else f"hyperdarts-{name}"] = {**own, "search_space": name}
+    return families
 
 
 #: ``search``: HyperDARTSClassifier parameters (DARTS takes those it shares);
@@ -48,7 +55,7 @@ def hyperdarts_families(spaces):
 SCALES = {
     "cpu": dict(
         search=dict(PRESETS["cpu"]),
-        hyperdarts=hyperdarts_families(["darts"]),
+        hyperdarts=hyperdarts_families(["darts"], "cpu"),
         train=dict(FINE_TUNING),
         k=3,
         hyper_lambdas=_grid(1e-8, 1e-4, 5),
@@ -68,7 +75,7 @@ SCALES = {
     # 100-epoch retraining with cutout and drop-path, 20 random architectures, 5 seeds.
     "paper": dict(
         search=dict(PRESETS["paper"]),
-        hyperdarts=hyperdarts_families(["darts"]),
+        hyperdarts=hyperdarts_families(["darts"], "paper"),
         train=dict(max_epochs=100, batch_size=96, lr=0.025, cutout=16, drop_path=0.2),
         k=5,
         hyper_lambdas=_grid(1e-10, 1e-6, 17),
