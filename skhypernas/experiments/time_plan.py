@@ -151,8 +151,9 @@ def time_search_step(search, image_shape=(1, 28, 28), n_classes=10, batch=16, *,
     rng = np.random.RandomState(0)
     X = rng.rand(2 * steps * batch, *image_shape).astype(np.float32)
     y = np.arange(len(X)) % n_classes
-    # No warm-up: every step is a full bilevel step, the search's dominant cost.
+    # No warm-up and no discrete share: every step is a full bilevel step, the search's dominant cost.
     params = dict(search, batch_size=batch, max_epochs=2, max_time=None, warmup_fraction=0.0, path_samples=2)
+    params.update(discrete_fraction=0.0)
     params.update(device=device, random_state=0, early_stopping_patience=None)
     history = HyperDARTSClassifier(**params).fit(X, y).history_
     return min(h["seconds"] / h["steps"] for h in history) * full_batch / batch
