@@ -6,7 +6,8 @@
   the same way;
 - :class:`~skhypernas.DARTSClassifier` (:mod:`skhypernas.darts_classifier`) is plain
   DARTS (softmax relaxation, one free alpha), with an optional fixed complexity term,
-  run by the same search code as :class:`~skhypernas.HyperDARTSClassifier`.
+  run by the same search code as :class:`~skhypernas.HyperDARTSClassifier`; it keeps
+  its supernet, which :class:`ArchitectureClassifier` fine-tunes from.
 
 None of them holds a training loop: they hand over to :mod:`skhypernas.training` and
 :mod:`skhypernas.search`.
@@ -164,12 +165,18 @@ def _is_supernet(value):
 
 
 def _supernet_of(init):
-    """The supernet that ``init`` (a supernet or a fitted HyperDARTSClassifier) holds."""
+    """The supernet that ``init`` (a supernet, or a fitted search estimator's ``supernet_``) holds."""
     if _is_supernet(init):
         return init
     supernet = getattr(init, "supernet_", None)
     if _is_supernet(supernet):
         return supernet
+    if hasattr(init, "fit") and hasattr(init, "genotype_"):
+        raise ValueError(
+            f"init={type(init).__name__}(...) is fitted but holds no supernet_ to start from (a model saved "
+            "before DARTSClassifier kept its supernet); pass genotype=init.genotype_ without init to train "
+            "it from scratch"
+        )
     if hasattr(init, "fit"):
         raise ValueError(
             f"init={type(init).__name__}(...) is not fitted. Fit it first; inside GridSearchCV, "
@@ -177,7 +184,8 @@ def _supernet_of(init):
             "pass sklearn.frozen.FrozenEstimator(fitted) or fitted.supernet_ instead"
         )
     raise TypeError(
-        "init must be a fitted HyperDARTSClassifier (or a FrozenEstimator of one) or its supernet_; "
+        "init must be a fitted HyperDARTSClassifier or DARTSClassifier (or a FrozenEstimator of one) "
+        "or its supernet_; "
         f"got {type(init).__name__}"
     )
 
@@ -214,7 +222,8 @@ class ArchitectureClassifier(_TrainedArchitecture):
         architecture at its chosen complexity); without ``init`` it is required.
     init : estimator, supernet or None, default=None
         Start from the weights of a search: a fitted
-        :class:`~skhypernas.HyperDARTSClassifier`, or its ``supernet_``. scikit-learn's
+        :class:`~skhypernas.HyperDARTSClassifier` or
+        :class:`~skhypernas.DARTSClassifier`, or its ``supernet_``. scikit-learn's
         ``clone`` (and so ``GridSearchCV`` and ``cross_validate``) refits unfitted
         copies of estimator parameters: there, pass
         ``sklearn.frozen.FrozenEstimator(search)`` or ``search.supernet_``. ``save``

@@ -1,5 +1,6 @@
 """Plain DARTS as a scikit-learn estimator: the baseline the method is compared with."""
 
+import torch
 from sklearn.utils import check_random_state
 
 from . import persistence
@@ -33,7 +34,9 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     edge keeps its argmax operation (``none`` drops it, the authors' rule), and
     ``predict`` runs that network with weights inherited from the supernet and batch
     norm recalibrated, or, with ``retrain_epochs``, retrained from scratch by
-    :class:`ArchitectureClassifier`.
+    :class:`ArchitectureClassifier`. The supernet stays (``supernet_``), so
+    ``ArchitectureClassifier(init=darts)`` fine-tunes the architecture from the
+    search's weights, as it does a :class:`~skhypernas.HyperDARTSClassifier`'s.
 
     ``GridSearchCV(DARTSClassifier(...), {{"complexity": [...]}})`` is the
     "one search per lambda" baseline.
@@ -73,6 +76,9 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     n_parameters_ : int
     network_ : torch.nn.Module
         Its network, in eval mode.
+    supernet_ : torch.nn.Module
+        The searched supernet, the weights ``network_`` inherits (unless retrained)
+        and a fine-tuning starts from; ``save`` keeps it.
     history_ : list of dict
         Per search epoch, as in HyperDARTSClassifier.
     retrain_history_ : list of dict
@@ -178,6 +184,7 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val)
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
+            self.supernet_ = supernet
             self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
             self.genotype_ = architecture_at(space, hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []
@@ -200,3 +207,21 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
                 self.network_ = recalibrate_batch_norm(net, batches)
         self.n_parameters_ = space.n_parameters(self.genotype_)
         return self
+
+    # -- persistence: the network as _ArchitectureNetworkMixin stores it, and the supernet
+
+    def _fitted_state(self):
+        state = super()._fitted_state()  # every fitted attribute, the supernet as a module
+        state["supernet_"] = dict(self.supernet_.state_dict())
+        return state
+
+    def _restore_fitted_state(self, state):
+        supernet_state = state.pop("supernet_", None)
+        super()._restore_fitted_state(state)
+        if supernet_state is None:  # a file written before DARTSClassifier kept its supernet
+            return
+        # Built on the meta device, then given the file's tensors: no wasted initialisation.
+        with torch.device("meta"):
+            supernet = self.search_space_.supernet()
+        supernet.load_state_dict(supernet_state, assign=True)
+        self.supernet_ = _to_device(supernet, self.device_)

@@ -69,14 +69,16 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
     With a ``weights`` column, each method splits into families by where its weights
     come from; ``"inherited"`` points are drawn hollow with a dashed front, trained or
     fine-tuned ones filled with a solid front
-    (:func:`skhypernas.fronts.pareto_front`).
+    (:func:`skhypernas.fronts.pareto_front`). With a ``seed`` column, each seed's
+    front is drawn, and a family's hypervolume is the mean over seeds with its
+    min-max.
 
     Parameters
     ----------
     results : pandas.DataFrame, dict of columns or list of dicts
         One row per architecture with ``method`` (str), ``n_parameters`` (or
         ``parameters``) and ``accuracy`` (or ``test_accuracy``), optionally
-        ``weights``, such as the rows of :func:`skhypernas.experiments.run_experiment`.
+        ``weights`` and ``seed``, such as the rows of :func:`skhypernas.experiments.run_experiment`.
     ax : matplotlib Axes, optional
     log_x : bool, default=True
         Parameter counts on a log scale.
@@ -104,25 +106,33 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
         fig = ax.figure
     methods = np.asarray(columns["method"], dtype=object)
     weights = np.asarray(columns.get("weights", [""] * len(methods)), dtype=object)
+    # Without a seed column every row is one seed's.
+    seeds = np.asarray([str(v) for v in columns.get("seed", [""] * len(methods))], dtype=object)
     n_params = np.asarray(columns[n_key], dtype=float)
     accuracy = np.asarray(columns[accuracy_key], dtype=float)
     markers = "osD^v<>Px*"
     families = dict.fromkeys(zip(methods, weights))
     for k, (method, source) in enumerate(families):
         mine = (methods == method) & (weights == source)
-        x, y = n_params[mine], accuracy[mine]
         style = dict(marker=markers[k % len(markers)], color=f"C{k % 10}")
         style.update(_METHOD_STYLES.get(str(method).lower(), {}))
         label = style.pop("label", method) + (f", {source}" if source else "")
         inherited = source == "inherited"
         if inherited:
             style["markerfacecolor"] = "none"
-        front = pareto_front(x, y)
+        volumes = []
+        for seed in dict.fromkeys(seeds[mine]):
+            x, y = n_params[mine & (seeds == seed)], accuracy[mine & (seeds == seed)]
+            front = pareto_front(x, y)
+            volumes.append(hypervolume(zip(x[front], y[front]), reference) if reference is not None else 0.0)
+            # Each seed's front holds its accuracy until the next, larger point improves on it.
+            line = "--" if inherited else "-"
+            ax.step(x[front], y[front], where="post", color=style["color"], linestyle=line, lw=1)
         if reference is not None:
-            label += f"; hypervolume {hypervolume(zip(x[front], y[front]), reference):.3f}"
-        ax.plot(x, y, linestyle="none", label=f"{label} ({mine.sum()})", **style)
-        # The front holds its accuracy until the next, larger point improves on it.
-        ax.step(x[front], y[front], where="post", color=style["color"], linestyle="--" if inherited else "-", lw=1)
+            label += f"; hypervolume {np.mean(volumes):.3f}"
+            if len(volumes) > 1:
+                label += f" ({min(volumes):.3f}-{max(volumes):.3f}, {len(volumes)} seeds)"
+        ax.plot(n_params[mine], accuracy[mine], linestyle="none", label=f"{label} ({mine.sum()})", **style)
     if reference is not None:
         ax.plot(reference[1], reference[0], marker="+", color="black", markersize=12, linestyle="none")
     if log_x:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
 from skhypernas import HyperDARTSClassifier
@@ -19,3 +20,13 @@ def digits():
 def fitted(digits):
     X, y = digits
     return HyperDARTSClassifier(random_state=0, **TINY).fit(X[:300], y[:300])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``cuda`` on a machine without a CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

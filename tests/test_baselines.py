@@ -281,3 +281,47 @@ def test_fine_tuning_refuses_other_classes(digits, fitted):
     X, y = digits[0][:100], digits[1][:100]
     with pytest.raises(ValueError, match="init was fitted on"):
         ArchitectureClassifier(init=fitted, max_epochs=1, device="cpu").fit(X, (y + 1) % 10 + 10)
+
+
+def test_darts_keeps_its_supernet_so_its_architecture_fine_tunes_from_the_search(digits, tmp_path):
+    X, y = digits[0][:240], digits[1][:240]
+    darts = DARTSClassifier(arch_lr=0.05, random_state=0, **SEARCH).fit(X, y)
+    inherited = DerivedNetwork.from_supernet(darts.supernet_, darts.genotype_).state_dict()
+    # A learning rate too small to move the weights: the network starts as the derived one.
+    still = ArchitectureClassifier(init=darts, max_epochs=1, lr=1e-12, momentum=0.0, weight_decay=0.0, device="cpu")
+    still.fit(X, y)
+    assert still.genotype_ == darts.genotype_ and still.network_.config == darts.supernet_.config
+    for name, value in still.network_.state_dict().items():
+        if name.endswith("weight"):
+            torch.testing.assert_close(value, inherited[name], msg=name)
+    # The supernet survives save and load: a loaded search fine-tunes as the fitted one does.
+    loaded = skhypernas.load(darts.save(tmp_path / "darts.skh"))
+    for name, value in darts.supernet_.state_dict().items():
+        torch.testing.assert_close(loaded.supernet_.state_dict()[name], value, msg=name)
+    tuned = [
+        ArchitectureClassifier(init=init, max_epochs=1, lr=0.05, batch_size=32, random_state=0, device="cpu")
+        for init in (darts, loaded)
+    ]
+    np.testing.assert_array_equal(tuned[0].fit(X, y).predict_proba(X), tuned[1].fit(X, y).predict_proba(X))
+    # Inside GridSearchCV: its supernet as the init (clone deep-copies it), one per search.
+    base = ArchitectureClassifier(max_epochs=1, batch_size=32, device="cpu")
+    grid = GridSearchCV(base, {"init": [darts.supernet_], "genotype": [darts.genotype_]}, cv=2).fit(X, y)
+    assert grid.best_estimator_.network_.config == darts.supernet_.config
+
+
+def test_a_darts_model_saved_without_its_supernet_still_loads_and_says_why_it_cannot_fine_tune(digits, tmp_path):
+    import json
+
+    X, y = digits[0][:200], digits[1][:200]
+    darts = DARTSClassifier(random_state=0, **SEARCH).fit(X, y)
+    # A file as DARTSClassifier wrote it before it kept its supernet: no supernet_ entry.
+    payload = torch.load(darts.save(tmp_path / "darts.skh"), weights_only=True)
+    state = json.loads(payload["state"])
+    del state["__dict__"]["supernet_"]
+    payload["state"] = json.dumps(state)
+    torch.save(payload, tmp_path / "old.skh")
+    old = skhypernas.load(tmp_path / "old.skh")
+    assert not hasattr(old, "supernet_")
+    np.testing.assert_array_equal(old.predict_proba(X), darts.predict_proba(X))
+    with pytest.raises(ValueError, match="holds no supernet_"):
+        ArchitectureClassifier(init=old, max_epochs=1, device="cpu").fit(X, y)

@@ -38,6 +38,10 @@ MODULE_FUNCTIONS = [
     "skhypernas.experiments.time_search_step",
     "skhypernas.experiments.paper_scale_estimate",
     "skhypernas.experiments.refuse_paper_scale_without_gpu",
+    "skhypernas.experiments.search_seconds_estimate",
+    "skhypernas.experiments.check_run_settings",
+    "skhypernas.experiments.collapse_counts",
+    "skhypernas.experiments.hyperdarts_families",
     "skhypernas.plain_cnn.plain_cnn_parameters",
     "skhypernas.plain_cnn.plain_cnn_widths",
 ]

@@ -91,3 +91,22 @@ def test_accuracy_vs_parameters_marks_inherited_points_and_draws_fronts_as_steps
     fronts = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
     # The inherited front drops the 60K point, which the 20K one beats.
     assert len(fronts) == 3 and list(fronts[0].get_xdata()) == [5_000, 20_000]
+
+
+def test_accuracy_vs_parameters_gives_the_hypervolume_over_seeds_and_a_front_per_seed():
+    from skhypernas.fronts import hypervolume
+    from skhypernas.plotting import plot_accuracy_vs_parameters
+
+    by_seed = {0: [(5_000, 0.85), (50_000, 0.90)], 1: [(5_000, 0.82)], 2: [(20_000, 0.88), (60_000, 0.86)]}
+    rows = [
+        dict(method="darts", weights="scratch", seed=seed, n_parameters=n, test_accuracy=a)
+        for seed, points in by_seed.items()
+        for n, a in points
+    ]
+    (ax,) = plot_accuracy_vs_parameters(rows, reference=(0.80, 100_000)).axes
+    # Seed 2's front drops its 60K point, which its 20K one beats.
+    volumes = [hypervolume(front) for front in ([(5_000, 0.85), (50_000, 0.90)], [(5_000, 0.82)], [(20_000, 0.88)])]
+    (label,) = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"hypervolume {sum(volumes) / 3:.3f} ({min(volumes):.3f}-{max(volumes):.3f}, 3 seeds) (5)" in label
+    fronts = [list(line.get_xdata()) for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
+    assert fronts == [[5_000, 50_000], [5_000], [20_000]]

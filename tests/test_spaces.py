@@ -219,3 +219,37 @@ def test_an_architecture_of_another_space_is_refused_by_init(digits):
     darts = Genotype(((("sep_conv_3x3", 0),),), ((("max_pool_3x3", 1),),))
     with pytest.raises(ValueError, match="not an architecture of init's search space"):
         ArchitectureClassifier(darts, init=clf, max_epochs=1).fit(X, y)
+
+
+def test_a_collapsed_darts_architecture_is_one_whose_cell_type_learns_nothing():
+    space = DartsSpace(channels=2, n_nodes=2).bind(1, 10)
+    # Edges in order: node 0 reads states 0, 1; node 1 reads states 0, 1, 2.
+    # 1 max_pool, 2 avg_pool, 3 skip_connect, 4 sep_conv_3x3.
+    convs = Genotype.from_choices([4, 4, 0, 4, 0], [4, 0, 4, 0, 0])
+    assert space.collapsed(convs) is False
+    pools_in_normal = Genotype.from_choices([1, 3, 2, 0, 3], [4, 0, 4, 0, 0])
+    assert space.collapsed(pools_in_normal) is True
+    # A reduction cell's skip from an input state is a factorized reduce: it learns.
+    reducing_skips = Genotype.from_choices([4, 4, 0, 4, 0], [3, 3, 0, 0, 0])
+    assert space.collapsed(reducing_skips) is False
+    assert space.collapsed(Genotype.from_choices([4, 4, 0, 4, 0], [1, 2, 0, 0, 3])) is True
+    assert space.collapsed(Genotype.from_choices([0] * 5, [4] * 5)) is True  # no kept edge at all
+    # Two cells have no reduction cell: its genotype does not count.
+    two_cells = DartsSpace(channels=2, n_cells=2, n_nodes=2).bind(1, 10)
+    assert two_cells.collapsed(Genotype.from_choices([4] * 5, [1] * 5)) is False
+    # Collapsed means: the cells' edges add nothing to the fixed parts' parameters.
+    fixed = space.config.fixed_param_count()
+    assert space.n_parameters(Genotype.from_choices([1, 3, 2, 0, 3], [1, 2, 0, 0, 1])) == fixed
+
+
+def test_a_space_that_cannot_tell_a_collapse_says_none():
+    assert ToySpace().collapsed(ToyArchitecture((0, 0))) is None
+
+
+def test_a_chain_that_skips_every_layer_is_collapsed():
+    from skhypernas.spaces import ChainArchitecture, ChainSpace
+
+    space = ChainSpace().bind(1, 10)
+    skips = ChainArchitecture((("skip", None),) * 4, (2, 2))
+    assert space.collapsed(skips) is True
+    assert space.collapsed(ChainArchitecture((("conv_3x3", 12),) + (("skip", None),) * 3, (2, 2))) is False

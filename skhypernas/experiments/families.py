@@ -1,8 +1,8 @@
-"""The families of the experiment, each fitted through scikit-learn's tooling, and
-:func:`run_experiment`, which runs them all under one time plan."""
+"""The families of the experiment, each fitted through scikit-learn's tooling: one
+function per family, which returns its result rows (and the searches a later family
+starts from). :mod:`.run` runs them in order for one seed."""
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
@@ -12,10 +12,7 @@ from sklearn.neural_network import MLPClassifier
 
 from .. import ArchitectureClassifier, DARTSClassifier, HyperDARTSClassifier, RandomArchitectureClassifier
 from ..path import fine_tune_picks, interval_middle
-from ..plain_cnn import PlainCNNClassifier, plain_cnn_widths
-from .measures import complexity_control
-from .scales import SCALES
-from .time_plan import plan_time
+from ..plain_cnn import PlainCNNClassifier
 
 COLUMNS = (
     "method",
@@ -25,6 +22,7 @@ COLUMNS = (
     "setting",
     "n_parameters",
     "test_accuracy",
+    "collapsed",
     "search_seconds",
     "train_seconds",
     "genotype",
@@ -42,12 +40,27 @@ def _search_seconds(estimator, X, y):
     return sum(h["seconds"] for h in getattr(estimator, "history_", [])) if hasattr(estimator, "alpha_") else 0.0
 
 
+def collapsed(estimator):
+    """Whether a fitted estimator's architecture is a collapsed search's
+    (:meth:`SearchSpace.collapsed <skhypernas.spaces.SearchSpace.collapsed>`); None
+    where its space cannot tell."""
+    return estimator.search_space_.collapsed(estimator.genotype_)
+
+
+def _collapsed_score(estimator, X, y):
+    # A scorer returns a number: 1 collapsed, 0 not, -1 unknown (read back by _grid_rows).
+    answer = collapsed(estimator)
+    return -1.0 if answer is None else float(answer)
+
+
 #: Scorers of one fitted model on the test fold; the last two read what fit recorded.
 SCORING = {
     "accuracy": "accuracy",
     "n_parameters": lambda estimator, X, y: n_parameters(estimator),
     "search_seconds": _search_seconds,
 }
+#: ... and of a model of the search space's cells, whether its architecture collapsed.
+CELL_SCORING = {**SCORING, "collapsed": _collapsed_score}
 
 
 def _params_of(estimator_class, params):
@@ -56,7 +69,8 @@ def _params_of(estimator_class, params):
 
 
 def _grid_rows(grid, method, weights, describe):
-    """One row per candidate of a GridSearchCV run with ``refit=False`` on one split."""
+    """One row per candidate of a GridSearchCV run with ``refit=False`` on one split, in
+    the candidates' order."""
     results = grid.cv_results_
     rows = []
     for i, params in enumerate(results["params"]):
@@ -69,6 +83,9 @@ def _grid_rows(grid, method, weights, describe):
             search_seconds=search,
             train_seconds=float(results["mean_fit_time"][i]) - search,
         )
+        if "mean_test_collapsed" in results:
+            score = float(results["mean_test_collapsed"][i])
+            row["collapsed"] = "" if score < 0 else bool(score)
         row.update(describe(params))
         rows.append(row)
     return rows
@@ -82,44 +99,48 @@ def mlp_hidden_sizes(n_features, n_classes, low, high, count):
 
 
 @dataclasses.dataclass
-class ExperimentResult:
-    """What :func:`run_experiment` returns."""
-
-    #: One dict per model, with the keys of :data:`COLUMNS`.
-    rows: list
-    #: The budget's split (None without a budget).
-    plan: object
-    #: Wall seconds of each family's own stage, by :func:`family` name.
-    seconds: dict
-    #: :func:`complexity_control` of the HyperDARTS picks.
-    complexity_control: dict
-
-
-@dataclasses.dataclass
-class _Setting:
-    """What every family of one run shares: the data on one split and the fits' parameters."""
+class Setting:
+    """What every family of one seed shares: the data on one split and the fits' parameters."""
 
     X: np.ndarray  # training rows, then test rows
     y: np.ndarray
     split: list  # one (train, test) pair: the predefined split
     n_jobs: object
-    search: dict  # HyperDARTSClassifier parameters, budget included
-    train: dict  # the per-model training recipe, budget included
-    shape: dict  # the search network's shape, which networks trained from scratch take
+    search: dict  # HyperDARTSClassifier parameters, budget and seed included
+    train: dict  # the per-model training recipe, budget and seed included
+    shape: dict  # the DARTS search network's shape, which networks trained from scratch take
 
-    def grid(self, estimator, grid, X=None):
-        """``GridSearchCV`` of ``estimator`` over ``grid`` on the split, scored by :data:`SCORING`."""
-        search = GridSearchCV(estimator, grid, cv=self.split, scoring=SCORING, refit=False, n_jobs=self.n_jobs)
+    def grid(self, estimator, grid, X=None, scoring=SCORING):
+        """``GridSearchCV`` of ``estimator`` over ``grid`` on the split, scored by ``scoring``."""
+        search = GridSearchCV(estimator, grid, cv=self.split, scoring=scoring, refit=False, n_jobs=self.n_jobs)
         return search.fit(self.X if X is None else X, self.y)
 
 
-def _hyperdarts_inherited(s, X_test, y_test, lambdas, k):
-    """One search, read with inherited weights at ``lambdas`` and at ``k`` picks of its path.
+def hyperdarts_inherited(s, family, search, X_test, y_test, lambdas, k):
+    """One HyperDARTS search, read with inherited weights at ``lambdas`` and at ``k``
+    picks spread over its path's parameter range.
 
-    Returns the rows of the lambdas, the rows of the picks, and the fitted search.
+    Parameters
+    ----------
+    s : Setting
+    family : str
+        The family's name, the rows' ``method``.
+    search : dict
+        The search's HyperDARTSClassifier parameters.
+    X_test, y_test : ndarray
+    lambdas : sequence of float
+        The lambdas read besides the picks.
+    k : int
+
+    Returns
+    -------
+    rows : list of dict
+        The lambdas' rows, then the picks' (``setting`` "pick i of k"), by increasing lambda.
+    search : HyperDARTSClassifier
+        The fitted search.
     """
     fitted = cross_validate(
-        HyperDARTSClassifier(**s.search),
+        HyperDARTSClassifier(**search),
         s.X,
         s.y,
         cv=s.split,
@@ -136,84 +157,146 @@ def _hyperdarts_inherited(s, X_test, y_test, lambdas, k):
         genotype = clf.set_complexity(lam).genotype_.to_json()
         if genotype not in accuracy:
             accuracy[genotype] = float(clf.score(X_test, y_test))
+        found = collapsed(clf)
         return dict(
-            method="hyperdarts",
+            method=family,
             weights="inherited",
             setting=setting,
             genotype=genotype,
             n_parameters=clf.n_parameters_,
             test_accuracy=accuracy[genotype],
+            collapsed="" if found is None else found,
             search_seconds=seconds,
             train_seconds=0.0,
             **{"lambda": lam},
         )
 
     grid_rows = [row(lam, "lambda grid") for lam in lambdas]
-    return grid_rows, [row(lam, f"pick {i + 1} of {len(picks)}") for i, lam in enumerate(picks)], clf
+    return grid_rows + [row(lam, f"pick {i + 1} of {len(picks)}") for i, lam in enumerate(picks)], clf
 
 
-def _hyperdarts_fine_tuned(s, clf, picks):
-    """The picks' architectures fine-tuned from the search's weights, one row each."""
-    by_genotype = {r["genotype"]: r for r in picks}
-    tuner = ArchitectureClassifier(init=clf.supernet_, **_params_of(ArchitectureClassifier, s.train))
-    grid = s.grid(tuner, {"genotype": list(by_genotype)})
-    rows = []
-    for row in _grid_rows(grid, "hyperdarts", "fine-tuned", lambda p: dict(genotype=p["genotype"])):
-        pick = by_genotype[row["genotype"]]
-        rows.append({**row, **{k: pick[k] for k in ("lambda", "setting", "search_seconds")}})
-    return rows
+def picks_of(rows):
+    """The pick rows among a HyperDARTS family's inherited rows."""
+    return [r for r in rows if r["setting"].startswith("pick ")]
 
 
-def _darts_inherited(s, lambdas, search_time):
-    """One DARTSClassifier search per lambda, each ``search_time`` seconds (None: its epochs)."""
+def fine_tuned(s, sources, supernets):
+    """Each source row's architecture fine-tuned from its search's weights: one row each.
+
+    Parameters
+    ----------
+    s : Setting
+    sources : list of dict
+        Inherited rows; each keeps its ``method``, ``lambda``, ``setting`` and ``search_seconds``.
+    supernets : list of torch.nn.Module
+        The supernet each row's architecture inherits from, in the rows' order.
+
+    Returns
+    -------
+    list of dict
+    """
+    tuner = ArchitectureClassifier(**_params_of(ArchitectureClassifier, s.train))
+    # One candidate per row: GridSearchCV clones (deep-copies) each supernet for its fit.
+    grid = s.grid(
+        tuner,
+        [{"init": [net], "genotype": [r["genotype"]]} for r, net in zip(sources, supernets)],
+        scoring=CELL_SCORING,
+    )
+    method = sources[0]["method"] if sources else ""
+    trained = _grid_rows(grid, method, "fine-tuned", lambda p: dict(genotype=p["genotype"]))
+    keep = ("method", "lambda", "setting", "search_seconds")
+    return [{**row, **{k: source[k] for k in keep}} for source, row in zip(sources, trained)]
+
+
+def darts_inherited(s, lambdas, search_time, log=print):
+    """DARTS as its authors ran it (lambda 0), then at ``lambdas`` upward while it stays informative.
+
+    One DARTSClassifier search per lambda, each ``search_time`` seconds (None: its
+    epochs). A search whose architecture collapsed (its cells of one type keep only
+    parameter-free edges) ends the list: a larger lambda only presses harder toward
+    the same corner, so those searches would cost time and tell nothing new.
+
+    Parameters
+    ----------
+    s : Setting
+    lambdas : sequence of float
+        The HyperDARTS picks' lambdas.
+    search_time : float or None
+    log : callable, default=print
+        Receives a line when searches are skipped.
+
+    Returns
+    -------
+    rows : list of dict
+    searches : list of DARTSClassifier
+        The fitted searches, in the rows' order.
+    skipped : list of float
+        The lambdas not searched.
+    """
     params = dict(_params_of(DARTSClassifier, s.search), max_time=search_time)
-    rows = []
-    for i, lam in enumerate(lambdas):
-        darts = DARTSClassifier(**params, complexity=lam)
-        scores = cross_validate(darts, s.X, s.y, cv=s.split, scoring=SCORING, return_estimator=True)
+    todo = [(0.0, "lambda 0 (the authors' DARTS)")]
+    todo += [(lam, f"search at pick {i + 1}'s lambda") for i, lam in enumerate(sorted(lambdas))]
+    rows, searches = [], []
+    for n, (lam, setting) in enumerate(todo):
+        scores = cross_validate(
+            DARTSClassifier(**params, complexity=lam), s.X, s.y, cv=s.split, scoring=SCORING, return_estimator=True
+        )
+        darts = scores["estimator"][0]
         searched = float(scores["test_search_seconds"][0])
+        found = collapsed(darts)
+        searches.append(darts)
         rows.append(
             dict(
                 method="darts",
                 weights="inherited",
-                setting=f"search at pick {i + 1}'s lambda",
-                genotype=scores["estimator"][0].genotype_.to_json(),
+                setting=setting,
+                genotype=darts.genotype_.to_json(),
                 n_parameters=int(scores["test_n_parameters"][0]),
                 test_accuracy=float(scores["test_accuracy"][0]),
+                collapsed="" if found is None else found,
                 search_seconds=searched,
                 train_seconds=float(scores["fit_time"][0]) - searched,
                 **{"lambda": lam},
             )
         )
-    return rows
+        if found and n + 1 < len(todo):
+            skipped = [lam for lam, _ in todo[n + 1 :]]
+            listed = ", ".join(f"{v:g}" for v in skipped)
+            log(f"darts: the search at lambda {lam:g} collapsed; lambdas {listed} skipped")
+            return rows, searches, skipped
+    return rows, searches, []
 
 
-def _darts_scratch(s, darts):
-    """The DARTS searches' architectures trained from scratch: DARTSClassifier keeps no
-    supernet whose weights a fine-tuning could start from."""
+def darts_scratch(s, darts):
+    """The DARTS searches' architectures trained from scratch, as the authors retrained them."""
     scratch = ArchitectureClassifier(**_params_of(ArchitectureClassifier, {**s.train, **s.shape}))
-    grid = s.grid(scratch, {"genotype": list(dict.fromkeys(r["genotype"] for r in darts))})
+    genotypes = list(dict.fromkeys(r["genotype"] for r in darts))
+    grid = s.grid(scratch, {"genotype": genotypes}, scoring=CELL_SCORING)
     trained = {r["genotype"]: r for r in _grid_rows(grid, "darts", "scratch", lambda p: dict(genotype=p["genotype"]))}
     # Each row keeps its lambda and its search's time; two searches may share an architecture.
     return [{**row, **trained[row["genotype"]], "search_seconds": row["search_seconds"]} for row in darts]
 
 
-def _random_scratch(s, n_random, random_state):
-    """Random architectures from all-convolution (``p_parameter_free=0``) to parameter-free cells."""
+def random_scratch(s, n_random, seed):
+    """Random architectures from all-convolution (``p_parameter_free=0``) to parameter-free cells.
+
+    Architecture ``i`` of seed ``seed`` is drawn with ``random_state=1000 * seed + i``:
+    every seed draws its own.
+    """
     candidates = [
-        {"random_state": [random_state + i], "p_parameter_free": [float(p)]}
+        {"random_state": [1000 * seed + i], "p_parameter_free": [float(p)]}
         for i, p in enumerate(np.linspace(0.0, 1.0, n_random))
     ]
     estimator = RandomArchitectureClassifier(**_params_of(RandomArchitectureClassifier, {**s.train, **s.shape}))
-    grid = s.grid(estimator, candidates)
+    grid = s.grid(estimator, candidates, scoring=CELL_SCORING)
 
     def describe(p):
-        return {"seed": p["random_state"], "setting": f"p_parameter_free={p['p_parameter_free']:.2f}"}
+        return {"setting": f"p_parameter_free={p['p_parameter_free']:.2f}, random_state={p['random_state']}"}
 
     return _grid_rows(grid, "random", "scratch", describe)
 
 
-def _plain_cnn_scratch(s, widths, image_shape):
+def plain_cnn_scratch(s, widths, image_shape):
     """The plain CNN at ``widths``, trained like the searched networks."""
     cnn = PlainCNNClassifier(**_params_of(PlainCNNClassifier, s.train), image_shape=image_shape)
     return _grid_rows(
@@ -221,7 +304,7 @@ def _plain_cnn_scratch(s, widths, image_shape):
     )
 
 
-def _mlp_scratch(s, hidden, max_iter, random_state):
+def mlp_scratch(s, hidden, max_iter, random_state):
     """MLPClassifier with one hidden layer of each size in ``hidden``, at most ``max_iter`` epochs."""
     with warnings.catch_warnings():
         # A capped max_iter is the point under a budget; the table shows the result.
@@ -229,77 +312,3 @@ def _mlp_scratch(s, hidden, max_iter, random_state):
         mlp = MLPClassifier(max_iter=max_iter, random_state=random_state)
         grid = s.grid(mlp, {"hidden_layer_sizes": [(h,) for h in hidden]}, X=s.X.reshape(len(s.X), -1))
     return _grid_rows(grid, "mlp", "scratch", lambda p: {"setting": f"hidden={p['hidden_layer_sizes'][0]}"})
-
-
-def run_experiment(
-    X_train, y_train, X_test, y_test, *, scale="cpu", time_budget=None, n_jobs=None, random_state=0, log=print
-):
-    """Fit every family on ``(X_train, y_train)`` and score it on ``(X_test, y_test)``.
-
-    Parameters
-    ----------
-    X_train, y_train, X_test, y_test : array-like
-    scale : {"cpu", "paper"} or dict
-        A name from :data:`SCALES`, or a dict of the same keys.
-    time_budget : float or None, default=None
-        Seconds for the whole run, split by :func:`plan_time`; None takes the
-        scale's (whose None runs the epochs of its settings instead).
-    n_jobs : int or None, default=None
-        joblib workers of the per-model grids; None takes the scale's.
-    random_state : int, default=0
-        Seed of every fit; random architecture ``i`` uses ``random_state + i``.
-    log : callable
-        Receives the time plan's lines and a line per finished family.
-
-    Returns
-    -------
-    ExperimentResult
-    """
-    cfg = SCALES[scale] if isinstance(scale, str) else scale
-    budget = cfg["time_budget"] if time_budget is None else time_budget
-    n_jobs = cfg["n_jobs"] if n_jobs is None else n_jobs
-    counts = {"random": cfg["n_random"], "plain_cnn": cfg["n_cnn"]}
-    search = dict(cfg["search"], random_state=random_state)
-    train = dict(cfg["train"], random_state=random_state)
-    plan = None
-    if budget:
-        shares = dict(search_share=cfg["search_share"], reserve_share=cfg["reserve_share"])
-        plan = plan_time(budget, k=cfg["k"], counts=counts, n_jobs=n_jobs, **shares)
-        for line in plan.describe(counts):
-            log(line)
-        # The budgets, not the epochs, end every fit, with its schedules annealed.
-        search.update(max_epochs=1000, max_time=plan.search)
-        train.update(max_epochs=1000, max_time=plan.per_model)
-    X = np.concatenate([np.asarray(X_train), np.asarray(X_test)])
-    y = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
-    split = [(np.arange(len(X_train)), np.arange(len(X_train), len(X)))]
-    shape = {name: search[name] for name in ("channels", "n_cells", "n_nodes", "stem_multiplier") if name in search}
-    s = _Setting(X, y, split, n_jobs, search, train, shape)
-    seconds, rows = {}, []
-
-    def stage(name, run, *args):
-        start = time.perf_counter()
-        out = run(*args)
-        seconds[name] = time.perf_counter() - start
-        log(f"{name}: {seconds[name]:.0f} s")
-        return out
-
-    grid = cfg["hyper_lambdas"]
-    grid_rows, picks, clf = stage("hyperdarts (inherited)", _hyperdarts_inherited, s, X_test, y_test, grid, cfg["k"])
-    rows += grid_rows + picks + stage("hyperdarts (fine-tuned)", _hyperdarts_fine_tuned, s, clf, picks)
-    # DARTS at the picks' lambdas, its searches together as long as HyperDARTS' one.
-    lambdas = [r["lambda"] for r in picks]
-    darts = stage("darts (inherited)", _darts_inherited, s, lambdas, plan and plan.search / len(lambdas))
-    rows += darts + stage("darts (scratch)", _darts_scratch, s, darts)
-    rows += stage("random (scratch)", _random_scratch, s, cfg["n_random"], random_state)
-    # The references a user would pick instead, at the picks' sizes.
-    low, high = min(r["n_parameters"] for r in picks), max(r["n_parameters"] for r in picks)
-    n_classes = len(np.unique(y))
-    widths = plain_cnn_widths(low, high, cfg["n_cnn"], clf.image_shape_[0], n_classes)
-    rows += stage("plain_cnn (scratch)", _plain_cnn_scratch, s, widths, clf.image_shape_)
-    hidden = mlp_hidden_sizes(X[0].size, n_classes, low, high, cfg["mlp_sizes"])
-    rows += stage("mlp (scratch)", _mlp_scratch, s, hidden, cfg["mlp_max_iter"], random_state)
-
-    control = complexity_control([r["lambda"] for r in picks], [r["n_parameters"] for r in picks])
-    rows = [{**dict.fromkeys(COLUMNS, ""), "seed": random_state, **row} for row in rows]
-    return ExperimentResult([{k: row[k] for k in COLUMNS} for row in rows], plan, seconds, control)

@@ -10,44 +10,85 @@ def family(row):
     return f"{row['method']} ({row['weights']})"
 
 
-#: Families whose models need another family's work first: their wall time adds it.
-_PREREQUISITE = {"hyperdarts (fine-tuned)": "hyperdarts (inherited)", "darts (scratch)": "darts (inherited)"}
+def _stage_seconds(name, seconds):
+    """A family's wall time: its own stage, plus the search its models started from (a
+    fine-tuned or retrained family's ``<method> (inherited)`` stage)."""
+    method, weights = name.rsplit(" (", 1)
+    own = seconds.get(name, 0.0)
+    return own if weights == "inherited)" else own + seconds.get(f"{method} (inherited)", 0.0)
 
 
 def front_table(rows, seconds, reference=REFERENCE):
-    """Per family: its models, Pareto front, hypervolume and wall time.
+    """Per family: its models, Pareto front per seed, hypervolume over seeds and wall time.
 
     Parameters
     ----------
     rows : list of dict
-        Result rows with ``method``, ``weights``, ``n_parameters``, ``test_accuracy``.
+        Result rows with ``method``, ``weights``, ``n_parameters``, ``test_accuracy``
+        and, for several seeds, ``seed``.
     seconds : dict
-        Wall seconds of each family's own stage, by :func:`family` name; a
-        fine-tuned or retrained family adds the search it started from.
+        Per seed (the rows' ``seed``), the wall seconds of each family's own stage by
+        :func:`family` name; a fine-tuned or retrained family adds the search it
+        started from. A dict of stage seconds alone serves every seed.
     reference : (float, float), default=(0.80, 100_000)
 
     Returns
     -------
     list of dict
-        ``family``, ``n_models``, ``hypervolume``, ``wall_seconds`` and ``front``
-        (a list of ``[n_parameters, accuracy]``), in the order families first appear.
+        ``family``, ``n_seeds``, ``n_models`` (all seeds'), ``hypervolume`` (the mean
+        over seeds), ``hypervolume_min``, ``hypervolume_max``, ``wall_seconds`` (the mean
+        over seeds) and ``fronts`` (per seed, a list of ``[n_parameters, accuracy]``),
+        in the order families first appear.
     """
+    if seconds and all(isinstance(v, (int, float)) for v in seconds.values()):
+        seconds = {seed: seconds for seed in {r.get("seed") for r in rows}}
     table = []
     for name in dict.fromkeys(family(r) for r in rows):
         mine = [r for r in rows if family(r) == name]
-        points = [(int(r["n_parameters"]), float(r["test_accuracy"])) for r in mine]
-        front = [points[i] for i in pareto_front(*zip(*points))]
-        wall = seconds.get(name, 0.0) + seconds.get(_PREREQUISITE.get(name), 0.0)
+        fronts, volumes, walls = {}, [], []
+        for seed in dict.fromkeys(r.get("seed") for r in mine):
+            points = [(int(r["n_parameters"]), float(r["test_accuracy"])) for r in mine if r.get("seed") == seed]
+            front = [list(points[i]) for i in pareto_front(*zip(*points))]
+            fronts[seed] = front
+            volumes.append(hypervolume(front, reference))
+            walls.append(_stage_seconds(name, seconds.get(seed, {})))
         table.append(
             dict(
                 family=name,
+                n_seeds=len(fronts),
                 n_models=len(mine),
-                hypervolume=hypervolume(front, reference),
-                wall_seconds=wall,
-                front=[list(p) for p in front],
+                hypervolume=float(np.mean(volumes)),
+                hypervolume_min=min(volumes),
+                hypervolume_max=max(volumes),
+                wall_seconds=float(np.mean(walls)),
+                fronts=fronts,
             )
         )
     return table
+
+
+def collapse_counts(rows):
+    """Per family, how many of its models' architectures collapsed (the ``collapsed``
+    column), among those whose search space can tell.
+
+    Parameters
+    ----------
+    rows : list of dict
+
+    Returns
+    -------
+    dict
+        ``{family: {"collapsed": n, "models": m}}``, for the families with a known answer.
+    """
+    counts = {}
+    for row in rows:
+        value = row.get("collapsed", "")
+        if value in ("", None):
+            continue
+        entry = counts.setdefault(family(row), {"collapsed": 0, "models": 0})
+        entry["collapsed"] += value in (True, "True")
+        entry["models"] += 1
+    return counts
 
 
 def complexity_control(lambdas, n_parameters, min_span=3.0):

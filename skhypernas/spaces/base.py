@@ -116,6 +116,17 @@ class SearchSpace(abc.ABC):
         """``E[parameters]`` under ``softmax(alpha)``, differentiable in ``alpha``
         (the complexity regulariser); leading axes beyond :attr:`arch_shape` are a batch."""
 
+    def collapsed(self, architecture):
+        """Whether ``architecture`` is a collapsed search's: its searched part carries no
+        parameters where it must (for the DARTS cells, a cell type whose kept edges are
+        all parameter-free), so its network is little more than the fixed parts.
+
+        Differentiable searches drift there under a complexity term (and DARTS even
+        without one); the experiment marks such results instead of reading them as
+        small networks. A space that cannot tell returns None (the default).
+        """
+        return None
+
     # -- persistence ----------------------------------------------------------------
 
     def to_dict(self):

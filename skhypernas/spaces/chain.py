@@ -192,6 +192,11 @@ class ChainSpace(SearchSpace):
                 layers.append(options[1 + rng.randint(len(options) - 1)])
         return ChainArchitecture(tuple(layers), self.stages)
 
+    def collapsed(self, architecture):
+        """True when every layer skips: the network is pooling and a linear classifier
+        on the image, no convolution left."""
+        return all(op == "skip" for op, _ in architecture.layers)
+
     # -- networks ------------------------------------------------------------------
 
     def supernet(self):

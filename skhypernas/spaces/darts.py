@@ -100,6 +100,20 @@ class DartsSpace(SearchSpace):
     def n_parameters(self, architecture):
         return architecture.n_parameters(self.config)
 
+    def collapsed(self, architecture):
+        """True when the kept edges of the normal or of the reduction cells carry no
+        parameters (pools, identities, nothing): every path through such a cell is
+        parameter-free, so the network learns only in its stem, its cells' 1x1
+        preprocessing and its classifier. A skip at a reduction cell's stride-2 input
+        is a factorized reduce, with parameters."""
+        table = self.config.op_param_table()
+        edge_parameters = {}
+        for c, cell in enumerate(self.config.cells()):
+            kind = "reduce" if cell.reduction else "normal"
+            ops = architecture.choices(kind)
+            edge_parameters[kind] = edge_parameters.get(kind, 0) + sum(table[c][e][k] for e, k in enumerate(ops))
+        return any(count == 0 for count in edge_parameters.values())
+
     def expected_parameters(self, alpha):
         """``sum_cells sum_edges <softmax(alpha_ij), n(g_ij)>``: every candidate operation
         priced at its cell's width, each cell by its type's logits."""
