@@ -13,7 +13,9 @@ timed in the same process, repetitions interleaved, on random 1x28x28 images:
   derived networks in the form ``predict_proba`` runs (batch norms folded).
 
 The plain CNN (``skhypernas.plain_cnn.PlainCNN``) runs as a user would write it, in
-torch's default layout. ``ratio`` is derived / plain for img/s, so 1 is parity.
+torch's default layout. ``--search-space chain`` times six architectures spread over
+the chain run's path (``docs/results/fashion-mnist-cpu-chain``), each against the plain
+CNN of the nearest parameter count. ``ratio`` is derived / plain for img/s, so 1 is parity.
 Prints the host's CPU model and vector extensions. Not part of the test suite.
 """
 
@@ -24,6 +26,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -45,6 +48,7 @@ except ImportError:
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 PATH = RESULTS / "fashion-mnist-cpu-2026-11-30" / "complexity_path.json"
+CHAIN_PATH = RESULTS / "fashion-mnist-cpu-chain" / "complexity_path.json"
 PREDICT_BATCH = 256
 
 
@@ -83,14 +87,39 @@ def networks():
     return out
 
 
+def chain_networks(count=6):
+    """``count`` architectures spread over the chain run's path, each beside the plain
+    CNN of the nearest parameter count."""
+    from skhypernas.plain_cnn import plain_cnn_parameters
+    from skhypernas.spaces import ChainSpace, as_architecture
+
+    path = json.loads(CHAIN_PATH.read_text())["path"]
+    space = ChainSpace().bind(1, 10)
+    entries = sorted({r["genotype"]: r for r in path}.values(), key=lambda r: r["n_parameters"])
+    picks = [entries[round(i)] for i in np.linspace(0, len(entries) - 1, count)]
+    out = {}
+    for entry in dict.fromkeys(map(json.dumps, picks)):
+        entry = json.loads(entry)
+        width = min(range(4, 80), key=lambda w: abs(plain_cnn_parameters(w) - entry["n_parameters"]))
+        out[f"derived {entry['n_parameters']:,}"] = space.build(as_architecture(entry["genotype"]))
+        out[f"plain CNN {plain_cnn_parameters(width):,}"] = PlainCNN(width)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--search-space",
+        choices=["darts", "chain"],
+        default="darts",
+        help="chain: architectures of the chain run's path (docs/results/fashion-mnist-cpu-chain)",
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    nets = networks()
+    nets = networks() if args.search_space == "darts" else chain_networks()
     x, y = torch.randn(args.batch_size, 1, 28, 28), torch.randint(0, 10, (args.batch_size,))
     images = torch.randn(PREDICT_BATCH, 1, 28, 28)
     optimizers = {k: torch.optim.SGD(n.parameters(), 0.01, momentum=0.9) for k, n in nets.items()}
