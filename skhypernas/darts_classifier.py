@@ -67,8 +67,9 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     image_shape_ : tuple (C, H, W)
-    alpha_ : ndarray of shape search_space_.arch_shape
-        The learnt logits (for the DARTS cells, of the normal (0) and reduction (1) cells).
+    alpha_ : ndarray
+        The learnt logits, of the search space's ``arch_shape`` (for the DARTS cells
+        ``(2, n_edges, n_ops)``: the normal (0) and reduction (1) cells').
     search_space_ : SearchSpace
         The search space, bound to the data's channels and classes.
     genotype_ : Genotype
