@@ -230,8 +230,8 @@ class SpaceParamsMixin:
         return space
 
     def _search_space(self):
-        """The search space, bound to the validated data's channels and classes."""
-        return self._unbound_space().bind(self.image_shape_[0], len(self.classes_))
+        """The search space, bound to the validated data's channels, classes and image size."""
+        return self._unbound_space().bind(self.image_shape_[0], len(self.classes_), image_size=self.image_shape_[1:])
 
 
 class SearchEstimatorMixin(SpaceParamsMixin):
