@@ -336,8 +336,14 @@ def calibrate(space, table, image_shape, device, n_threads, n_networks=CALIBRATI
 
 
 def cache_dir():
-    """The latency cache's folder: ``$SKHYPERNAS_CACHE_DIR``, else the user's cache
-    folder (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``skhypernas``)."""
+    """The latency cache's folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$SKHYPERNAS_CACHE_DIR``, else ``skhypernas`` in the user's cache folder
+        (``$XDG_CACHE_HOME``, or ``~/.cache``).
+    """
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
