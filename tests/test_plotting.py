@@ -91,3 +91,24 @@ def test_accuracy_vs_parameters_marks_inherited_points_and_draws_fronts_as_steps
     fronts = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
     # The inherited front drops the 60K point, which the 20K one beats.
     assert len(fronts) == 3 and list(fronts[0].get_xdata()) == [5_000, 20_000]
+
+
+def test_the_plots_draw_against_any_of_the_paths_costs(fitted):
+    import numpy as np
+
+    from skhypernas.plotting import plot_accuracy_vs_parameters
+
+    path = fitted.complexity_path_
+    for cost, column in (("params", "n_parameters"), ("flops", "n_flops"), ("latency", "latency_ms")):
+        (ax, _) = plot_complexity_path(fitted, cost=cost).axes
+        (stairs,) = ax.patches
+        np.testing.assert_array_equal(stairs.get_data().values, path[column])
+        rows = {"method": ["HyperDARTS"] * len(path["accuracy"]), "accuracy": path["accuracy"], column: path[column]}
+        (ax,) = plot_accuracy_vs_parameters(rows, cost=cost).axes
+        (points, *_) = ax.get_lines()
+        np.testing.assert_array_equal(points.get_xdata(), path[column])
+    assert "latency" in plot_accuracy_vs_parameters(rows, cost="latency").axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="no n_flops column"):
+        plot_accuracy_vs_parameters({"method": ["a"], "accuracy": [1], "n_parameters": [1]}, cost="flops")
+    with pytest.raises(ValueError, match='cost must be "params", "flops", "latency" or "cost"'):
+        plot_complexity_path(fitted, cost="time")
