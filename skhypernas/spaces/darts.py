@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..derived import DerivedNetwork
+from ..derived import DerivedNetwork, zeros_in_layout
 from ..latency import LatencyEntry
 from ..ops import Classifier, Stem, make_op, make_preprocess
 from ..search_space import PRIMITIVES, Genotype, NetworkConfig, edge_index, strided_size
@@ -240,7 +240,7 @@ class _Zeros(nn.Module):
     """The output of a node that keeps no edge (as :class:`~skhypernas.derived.DerivedCell` makes it)."""
 
     def forward(self, x):
-        return x.new_zeros(x.shape)
+        return zeros_in_layout(x, x.shape)
 
 
 class _Concatenate(nn.Module):
