@@ -38,7 +38,10 @@ def data():
 
 def digest(estimator, X):
     h = hashlib.sha256()
-    modules = [getattr(estimator, name, None) for name in ("supernet_", "hypernet_", "network_")]
+    # DARTSClassifier keeps its supernet since the fair-DARTS change, for fine-tuning
+    # only: its fingerprint stays that of what it predicts with, as before.
+    names = ("supernet_", "hypernet_", "network_") if isinstance(estimator, HyperDARTSClassifier) else ("network_",)
+    modules = [getattr(estimator, name, None) for name in names]
     for module in modules:
         if module is not None:
             for name, tensor in sorted(module.state_dict().items()):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ArchitectureClassifier, HyperDARTSClassifier
+from .costs import COST_COLUMNS, COST_NAMES
 from .datasets import load_train_test
 from .path import fine_tune_picks, interval_middle, path_index
 from .persistence import csv_writer, write_files
@@ -48,6 +49,18 @@ def parse_args(argv=None):
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("results"))
     parser.add_argument("--test-all", action="store_true", help="score every path entry on the test set")
+    parser.add_argument(
+        "--cost",
+        choices=COST_NAMES,
+        default="params",
+        help="what lambda prices: parameters, multiply-accumulates or predicted latency (default: params)",
+    )
+    parser.add_argument(
+        "--latency-table",
+        type=Path,
+        default=None,
+        help="a latency table measured on the deployment target (measure_latency_table); default: timed here",
+    )
     parser.add_argument(
         "--time-budget",
         type=float,
@@ -93,6 +106,9 @@ def search_settings(args, budget):
     for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
+    params["cost"] = args.cost
+    if args.latency_table is not None:
+        params["latency_table"] = str(args.latency_table)
     return params
 
 
@@ -137,7 +153,7 @@ def score_path(clf, X_test, y_test, n_picks, test_all):
         The fitted search; left at the last scored lambda.
     X_test, y_test : ndarray
     n_picks : int
-        Architectures to fine-tune, spread over the path's parameter range.
+        Architectures to fine-tune, spread over the range of the cost the search priced.
     test_all : bool
 
     Returns
@@ -157,12 +173,14 @@ def score_path(clf, X_test, y_test, n_picks, test_all):
     tested = {0, len(path["genotype"]) - 1} | {path_index(path, lam) for lam in decades}
     rows = []
     start = time.perf_counter()
-    picks = fine_tune_picks(path["n_parameters"], n_picks)
+    picks = fine_tune_picks(path[COST_COLUMNS[clf.cost]], n_picks)
     for i, genotype in enumerate(path["genotype"]):
         row = dict(
             lambda_min=float(path["lambda_min"][i]),
             lambda_max=float(path["lambda_max"][i]),
             n_parameters=int(path["n_parameters"][i]),
+            n_flops=int(path["n_flops"][i]),
+            latency_ms=float(path["latency_ms"][i]),
             heldout_accuracy=float(path["accuracy"][i]),
             test_accuracy=None,
             finetuned_test_accuracy=None,
@@ -207,7 +225,8 @@ def fine_tune(clf, picks, train, test, budget, start, test_pass, random_state):
         # Each pick gets an equal share of what the budget has left, less a test pass.
         left = None if budget is None else budget - (time.perf_counter() - start)
         share = None if left is None else max(1.0, left / (len(picks) - k) - test_pass)
-        print(f"\nfine-tuning {int(path['n_parameters'][i]):,} parameters" + (f" for {share:.0f} s" if share else ""))
+        size = f"{int(path['n_parameters'][i]):,} parameters, {path['latency_ms'][i]:.3g} ms per image"
+        print(f"\nfine-tuning {size}" + (f" for {share:.0f} s" if share else ""))
         tuned = ArchitectureClassifier(
             path["genotype"][i],
             init=clf.supernet_,
@@ -236,11 +255,13 @@ def print_path(rows, total_seconds, budget):
     """
     limit = "" if budget is None else f" (budget {budget:.0f} s)"
     print(f"total: {total_seconds:.0f} s{limit}\n")
-    print(f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'held-out':>9} {'test':>7} {'tuned':>7}")
+    header = f"{'lambda from':>12} {'lambda to':>12} {'params':>8} {'MMACs':>7} {'ms/image':>9}"
+    print(f"{header} {'held-out':>9} {'test':>7} {'tuned':>7}")
     for r in rows:
         test, tuned = (("" if r[k] is None else f"{r[k]:7.4f}") for k in ("test_accuracy", "finetuned_test_accuracy"))
         interval = f"{r['lambda_min']:12.3g} {r['lambda_max']:12.3g}"
-        print(f"{interval} {r['n_parameters']:8d} {r['heldout_accuracy']:9.4f} {test:>7} {tuned:>7}")
+        costs = f"{r['n_parameters']:8d} {r['n_flops'] / 1e6:7.2f} {r['latency_ms']:9.4f}"
+        print(f"{interval} {costs} {r['heldout_accuracy']:9.4f} {test:>7} {tuned:>7}")
 
 
 def write_outputs(output, clf, rows, summary):
@@ -275,7 +296,7 @@ def write_outputs(output, clf, rows, summary):
         drawing = "cells" if clf.search_space_.name == "darts" else "layers"
         files[f"{drawing}_{name}_lambda.png"] = _figure_writer(plot_genotype(path["genotype"][i], title), 100)
     files["complexity_path.json"] = lambda tmp: tmp.write_text(json.dumps(summary, indent=1))
-    columns = ["lambda_min", "lambda_max", "n_parameters", "heldout_accuracy", "test_accuracy"]
+    columns = ["lambda_min", "lambda_max", "n_parameters", "n_flops", "latency_ms", "heldout_accuracy", "test_accuracy"]
     files["complexity_path.csv"] = csv_writer(rows, columns + ["finetuned_test_accuracy"])
     # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.
     files["model.skh"] = clf.save
@@ -323,6 +344,8 @@ def main(argv=None):
         settings=params,
         n_train=len(X_train),
         time_budget=budget,
+        cost_scale=clf.cost_scale_,
+        latency_table=None if clf.latency_table_ is None else clf.latency_table_.host,
         fine_tuning=FINE_TUNING,
         fit_seconds=fit_seconds,
         # fit = search + path: the path's cost is fixed by the architectures it finds,

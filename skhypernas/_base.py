@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import persistence
 from ._images import flatten_images, resolve_image_shape
 from ._params import Interval, Options
+from .costs import COST_PARAMETER_DOCS, CostConstraint, LatencyTableConstraint, resolve_fit_costs
 from .inference import inference_network
 from .reporting import Reporter
 from .search import SearchSettings
@@ -146,6 +147,7 @@ SEARCH_PARAMETER_DOCS = {
     Turn on PyTorch's deterministic algorithms during ``fit`` (CPU fits are
     repeatable without it; GPU kernels otherwise may not be).""",
     "random_state": """random_state : int, RandomState or None, default=None""",
+    **COST_PARAMETER_DOCS,
     "verbose": """verbose : int, default=0
     0 prints nothing; 1 shows a tqdm progress bar per epoch, the estimated search
     time after the first steps and a table with one row per epoch (the figures
@@ -181,6 +183,8 @@ SEARCH_CONSTRAINTS = {
     "warmup_fraction": Interval("real", 0, 1, open_high=True),
     "validation_fraction": Interval("real", 0, 1, open_low=True, open_high=True),
     "mixed_precision": Options("auto", True, False),
+    "cost": CostConstraint(),
+    "latency_table": LatencyTableConstraint(),
 }
 
 
@@ -230,8 +234,8 @@ class SpaceParamsMixin:
         return space
 
     def _search_space(self):
-        """The search space, bound to the validated data's channels and classes."""
-        return self._unbound_space().bind(self.image_shape_[0], len(self.classes_))
+        """The search space, bound to the validated data's channels, classes and image size."""
+        return self._unbound_space().bind(self.image_shape_[0], len(self.classes_), image_size=self.image_shape_[1:])
 
 
 class SearchEstimatorMixin(SpaceParamsMixin):
@@ -262,6 +266,17 @@ class SearchEstimatorMixin(SpaceParamsMixin):
                 stacklevel=3,
             )
         return SearchSettings(epochs=self.max_epochs, **{**params, **fixed})
+
+    def _fit_costs(self, space):
+        """What ``cost`` and ``latency_table`` resolve to for ``space`` (bound to the data):
+        a :class:`~skhypernas.costs.FitCosts`; sets ``cost_scale_`` and ``latency_table_``.
+
+        Measuring a table draws no random numbers of the fit's (its own, forked)."""
+        costs = resolve_fit_costs(
+            self.cost, self.latency_table, space, self.image_shape_, len(self.classes_), self.device_
+        )
+        self.cost_scale_, self.latency_table_ = costs.scale, costs.table
+        return costs
 
     def _search_data(self, X, y, rng):
         """Split validated rows and encoded labels into a :class:`SearchData`, stratified

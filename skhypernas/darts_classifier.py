@@ -30,7 +30,8 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     The search is :class:`~skhypernas.search.BilevelSearch`, the one
     :class:`~skhypernas.HyperDARTSClassifier` runs, with a one-knot hypernetwork (a
     free alpha), softmax mixtures instead of Gumbel samples, and a fixed ``lambda``:
-    the architecture loss is ``L_val + complexity * E[parameters]``. Afterwards every
+    the architecture loss is ``L_val + complexity * E[cost]`` (``cost``: parameters by
+    default, or FLOPs, latency or a user's cost model). Afterwards every
     edge keeps its argmax operation (``none`` drops it, the authors' rule), and
     ``predict`` runs that network with weights inherited from the supernet and batch
     norm recalibrated, or, with ``retrain_epochs``, retrained from scratch by
@@ -45,6 +46,7 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
     ----------
     complexity : float, default=0.0
         The fixed lambda of the complexity term; 0 is DARTS without it.
+    {search_parameter_docs("cost", "latency_table")}
     {search_parameter_docs("search_space", "channels", "n_cells", "n_nodes", "stem_multiplier")}
     {search_parameter_docs("max_epochs", "batch_size", "lr, lr_min", "momentum, weight_decay, grad_clip")}
     arch_lr : float, default=3e-4
@@ -71,10 +73,17 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         The learnt logits, of the search space's ``arch_shape`` (for the DARTS cells
         ``(2, n_edges, n_ops)``: the normal (0) and reduction (1) cells').
     search_space_ : SearchSpace
-        The search space, bound to the data's channels and classes.
+        The search space, bound to the data's channels, classes and image size.
     genotype_ : Genotype
         The argmax architecture.
     n_parameters_ : int
+    n_flops_ : int
+        Its multiply-accumulates per image.
+    latency_ms_ : float
+        Its predicted milliseconds per image (NaN without a latency table).
+    cost_scale_ : float
+        What the expected cost is multiplied by in the regulariser (1 for parameters).
+    latency_table_ : LatencyTable or None
     network_ : torch.nn.Module
         Its network, in eval mode.
     supernet_ : torch.nn.Module
@@ -98,6 +107,8 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         self,
         *,
         complexity=0.0,
+        cost="params",
+        latency_table="auto",
         search_space="darts",
         channels=16,
         n_cells=3,
@@ -128,6 +139,8 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         verbose=0,
     ):
         self.complexity = complexity
+        self.cost = cost
+        self.latency_table = latency_table
         self.search_space = search_space
         self.channels = channels
         self.n_cells = n_cells
@@ -177,12 +190,14 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         data = self._search_data(X, y, rng)
         space = self.search_space_ = self._search_space()
         settings = self._search_settings(relaxation="softmax", fixed_lambda=float(self.complexity))
+        costs = self._fit_costs(space)
         with seeded_torch(rng, self.device_, self.deterministic):
             supernet = _to_device(space.supernet(), self.device_)
             # One knot: alpha is a free parameter whatever lambda is, so any range does.
             hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-10, 1e-6), n_knots=1)
             n_train, n_val = len(data.x_train), len(data.x_val)
-            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val)
+            regulariser = costs.regulariser(space)
+            search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val, regulariser)
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
             self.supernet_ = supernet
@@ -207,6 +222,8 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
                 batches = iter_batches(calibration, predict_batch_size(self.image_shape_))
                 self.network_ = recalibrate_batch_norm(net, batches)
         self.n_parameters_ = space.n_parameters(self.genotype_)
+        self.n_flops_ = int(space.cost(self.genotype_, "flops"))
+        self.latency_ms_ = float("nan") if costs.table is None else float(space.cost(self.genotype_, costs.table))
         return self
 
     # -- persistence: the network as _ArchitectureNetworkMixin stores it, and the supernet

@@ -39,7 +39,7 @@ class DerivedCell(nn.Module):
             if node:
                 states.append(sum(self._edge(key, states[i], drop_prob) for i, key in node))
             else:
-                states.append(states[1].new_zeros(batch, self.channels, height, width))
+                states.append(zeros_in_layout(states[1], (batch, self.channels, height, width)))
         return cat_channels(states[2:])
 
     def _edge(self, key, x, drop_prob):
@@ -49,6 +49,19 @@ class DerivedCell(nn.Module):
         if self.training and drop_prob > 0 and not isinstance(op, nn.Identity):
             out = drop_path(out, drop_prob)
         return out
+
+
+def zeros_in_layout(x, shape):
+    """Zeros of ``shape`` in ``x``'s memory layout.
+
+    A node that keeps no edge outputs these. In NCHW (``new_zeros``) they turned a
+    channels-last cell's concatenation, and every layer after it, into NCHW, where the
+    CPU's depthwise convolutions and pools run slower (docs/benchmarks.md, "Latency
+    tables").
+    """
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=layout).zero_()
 
 
 def drop_path(x, prob):

@@ -28,7 +28,7 @@ from ._base import (  # noqa: F401  (resolve_device, PREDICT_BATCH_VALUES: publi
 from ._params import Interval, Options, check_params
 from .export import export_network
 from .hypernet import PiecewiseLinearHypernet
-from .path import complexity_path, interval_middle, path_index
+from .path import budget_index, complexity_path, interval_middle, path_index
 from .persistence import Checkpoint
 from .reporting import Reporter
 from .search import BilevelSearch
@@ -56,6 +56,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         Range of the complexity coefficient, sampled log-uniformly during the search.
     n_knots : int or None, default=None
         Knots of the hypernetwork; None places one per decade of ``lambda_range``.
+    {search_parameter_docs("cost", "latency_table")}
     {search_parameter_docs("search_space", "channels", "n_cells", "n_nodes", "stem_multiplier")}
     {search_parameter_docs("max_epochs", "batch_size", "lr, lr_min", "momentum, weight_decay, grad_clip")}
     arch_lr : float, default=1e-3
@@ -115,9 +116,12 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
     image_shape_ : tuple (C, H, W)
     complexity_path_ : dict of arrays
         One entry per maximal lambda interval with a constant architecture, in
-        increasing lambda: ``lambda_min``, ``lambda_max``, ``n_parameters`` (of the
-        derived network), ``accuracy`` (held-out, inherited weights, recalibrated
-        batch norm) and ``genotype``. ``pandas.DataFrame(complexity_path_)`` shows it.
+        increasing lambda: ``lambda_min``, ``lambda_max``, the derived network's
+        ``n_parameters``, ``n_flops`` (multiply-accumulates per image) and
+        ``latency_ms`` (predicted milliseconds per image on the table's machine,
+        NaN without a table), ``cost`` (for a user's cost model only), ``accuracy``
+        (held-out, inherited weights, recalibrated batch norm) and ``genotype``.
+        ``pandas.DataFrame(complexity_path_)`` shows it.
     complexity_ : float
         The lambda in use (``"best"`` and budgets resolve to their interval's
         geometric middle).
@@ -125,10 +129,18 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         The architecture in use.
     n_parameters_ : int
         Its parameter count.
+    n_flops_ : int
+        Its multiply-accumulates per image.
+    latency_ms_ : float
+        Its predicted milliseconds per image (NaN without a latency table).
     network_ : torch.nn.Module
         Its derived network, in eval mode.
     search_space_ : SearchSpace
-        The search space, bound to the data's channels and classes.
+        The search space, bound to the data's channels, classes and image size.
+    cost_scale_ : float
+        What the expected cost is multiplied by in the regulariser (1 for parameters).
+    latency_table_ : LatencyTable or None
+        The latency table of the path's ``latency_ms`` (None without one).
     supernet_ : torch.nn.Module
         The trained supernet; every derived network inherits its weights.
     hypernet_ : PiecewiseLinearHypernet
@@ -162,6 +174,8 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         complexity="best",
         lambda_range=(1e-10, 1e-6),
         n_knots=None,
+        cost="params",
+        latency_table="auto",
         search_space="darts",
         channels=16,
         n_cells=3,
@@ -201,6 +215,8 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         self.complexity = complexity
         self.lambda_range = lambda_range
         self.n_knots = n_knots
+        self.cost = cost
+        self.latency_table = latency_table
         self.search_space = search_space
         self.channels = channels
         self.n_cells = n_cells
@@ -272,6 +288,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         data = self._search_data(X, y, rng)
         space = self._search_space()
         settings = self._search_settings()
+        costs = self._fit_costs(space)
         checkpoint = None
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(Path(self.checkpoint_dir) / "search.pt", self._fingerprint(X, y))
@@ -279,7 +296,9 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
             self.search_space_ = space
             self.supernet_ = _to_device(space.supernet(), self.device_)
             self.hypernet_ = self._make_hypernet(space).to(self.device_)
-            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, len(data.x_train), len(data.x_val))
+            n_train, n_val = len(data.x_train), len(data.x_val)
+            regulariser = costs.regulariser(space)
+            search = BilevelSearch(self.supernet_, self.hypernet_, settings, rng, n_train, n_val, regulariser)
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(
                 data.x_train,
@@ -299,6 +318,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
                 data.x_val[:n],
                 data.y_val[:n],
                 predict_batch_size(self.image_shape_),
+                costs.columns(space),
             )
         self._set_architecture()
         return self
@@ -306,7 +326,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
     def _fingerprint(self, X, y):
         """What a checkpoint must match to be resumed: the search's settings and data."""
         ignored = {"verbose", "max_time", "early_stopping_patience", "checkpoint_dir", "warm_start", "device"}
-        ignored |= {"complexity", "path_samples"}
+        ignored |= {"complexity", "path_samples", "latency_table"}
         params = {k: v for k, v in self.get_params().items() if k not in ignored}
         digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
         digest.update(np.ascontiguousarray(y).tobytes())
@@ -328,7 +348,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         if not low <= complexity <= high:
             raise ValueError(f"complexity={complexity!r} lies outside the searched lambda_range [{low:g}, {high:g}]")
 
-    def set_complexity(self, complexity=None, *, max_params=None):
+    def set_complexity(self, complexity=None, *, max_params=None, max_flops=None, max_latency_ms=None):
         """Choose the architecture used by ``predict``; no retraining.
 
         Parameters
@@ -336,25 +356,30 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         complexity : float or "best", optional
             A lambda inside ``lambda_range``, or "best" (highest held-out accuracy).
         max_params : int, optional
-            Instead of a lambda: the most accurate path entry with at most this many
-            parameters; ``complexity`` becomes the middle of its lambda interval.
+            Instead of a lambda, a budget: the most accurate path entry with at most
+            this many parameters; ``complexity`` becomes the middle of its lambda
+            interval.
+        max_flops : int, optional
+            A budget in multiply-accumulates per image (``n_flops``).
+        max_latency_ms : float, optional
+            A budget in predicted milliseconds per image (``latency_ms``). Budgets
+            combine: the most accurate entry within all of them.
 
         Returns
         -------
         self
         """
         check_is_fitted(self)
-        path = self.complexity_path_
-        if (complexity is None) == (max_params is None):
-            raise ValueError("set_complexity takes either complexity or max_params, not both or neither")
-        if max_params is not None:
-            fits = np.flatnonzero(path["n_parameters"] <= max_params)
-            if fits.size == 0:
-                raise ValueError(
-                    f"max_params={max_params} is below the smallest architecture on the path "
-                    f"({path['n_parameters'].min()} parameters)"
-                )
-            complexity = interval_middle(path, fits[np.argmax(path["accuracy"][fits])])
+        budgets = {"max_params": max_params, "max_flops": max_flops, "max_latency_ms": max_latency_ms}
+        budgets = {name: value for name, value in budgets.items() if value is not None}
+        if (complexity is None) == (not budgets):
+            raise ValueError(
+                "set_complexity takes either complexity or budgets (max_params, max_flops, max_latency_ms), "
+                "not both or neither"
+            )
+        if budgets:
+            index = budget_index(self.complexity_path_, **budgets)
+            complexity = interval_middle(self.complexity_path_, index)
         self._check_complexity(complexity, self._check_lambda_range())
         self.complexity = complexity
         self._set_architecture()
@@ -387,6 +412,10 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         self.network_ = net.eval()
         self.genotype_ = genotype
         self.n_parameters_ = int(self.complexity_path_["n_parameters"][index])
+        # Files written before costs had kinds hold parameters only.
+        self.n_flops_ = int(self.complexity_path_["n_flops"][index]) if "n_flops" in self.complexity_path_ else None
+        latency = self.complexity_path_.get("latency_ms")
+        self.latency_ms_ = float("nan") if latency is None else float(latency[index])
         self.complexity_ = (
             interval_middle(self.complexity_path_, index)
             if isinstance(self.complexity, str)
@@ -430,7 +459,7 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
 
     def _fitted_state(self):
         names = ["classes_", "n_features_in_", "feature_names_in_", "image_shape_", "device_"]
-        names += ["complexity_path_", "path_buffers_", "history_"]
+        names += ["complexity_path_", "path_buffers_", "history_", "cost_scale_", "latency_table_"]
         state = {name: getattr(self, name) for name in names if hasattr(self, name)}
         state["search_space"] = self.search_space_.to_dict()
         state["supernet_"] = dict(self.supernet_.state_dict())

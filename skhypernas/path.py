@@ -82,14 +82,14 @@ def enumerate_path(space, anchors):
     return path
 
 
-def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_size=256):
+def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_size=256, costs=None):
     """The exact complexity path of a trained search, scored with inherited weights.
 
     Enumerates every distinct argmax architecture of ``hypernet`` over its lambda
     range (:func:`enumerate_path`), derives each one's network from ``supernet``,
-    recalibrates its batch norm on ``calibration`` and measures its accuracy on
-    ``x_score, y_score``. An architecture that comes back on a later interval is
-    scored once.
+    recalibrates its batch norm on ``calibration``, measures its accuracy on
+    ``x_score, y_score`` and prices it with ``costs``. An architecture that comes
+    back on a later interval is scored once.
 
     Parameters
     ----------
@@ -104,12 +104,15 @@ def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_siz
         Held-out images and their integer labels.
     batch_size : int, default=256
         Images per forward pass.
+    costs : dict or None, default=None
+        The path's cost columns, ``{name: architecture -> number}``, in order; None:
+        ``n_parameters`` alone (the space's count).
 
     Returns
     -------
     path : dict of ndarray
         One entry per maximal lambda interval with a constant architecture, in
-        increasing lambda: ``lambda_min``, ``lambda_max``, ``n_parameters``,
+        increasing lambda: ``lambda_min``, ``lambda_max``, the ``costs`` columns,
         ``accuracy`` and ``genotype`` (an object array of the space's architectures).
     batch_norm : list of dict
         Per entry, the recalibrated batch-norm buffers of its derived network
@@ -129,10 +132,12 @@ def complexity_path(supernet, hypernet, calibration, x_score, y_score, batch_siz
         buffers = {name: b.clone() for name, b in net.named_buffers()}
         scored[genotype] = ((pred == y_score).float().mean().item(), buffers)
     genotypes = [g for _, _, g in intervals]
+    costs = {"n_parameters": space.n_parameters} if costs is None else costs
+    priced = {name: {g: price(g) for g in scored} for name, price in costs.items()}
     path = {
         "lambda_min": lambdas[:, 0],
         "lambda_max": lambdas[:, 1],
-        "n_parameters": np.array([space.n_parameters(g) for g in genotypes]),
+        **{name: np.array([values[g] for g in genotypes]) for name, values in priced.items()},
         "accuracy": np.array([scored[g][0] for g in genotypes]),
         "genotype": np.array(genotypes, dtype=object),
     }
@@ -159,6 +164,57 @@ def path_index(path, complexity):
         return int(np.lexsort((path["n_parameters"], -path["accuracy"]))[0])
     index = np.searchsorted(path["lambda_max"], complexity, side="left")
     return int(min(index, len(path["lambda_max"]) - 1))
+
+
+#: The path's column each budget of :func:`budget_index` bounds.
+BUDGET_COLUMNS = {"max_params": "n_parameters", "max_flops": "n_flops", "max_latency_ms": "latency_ms"}
+
+
+def budget_index(path, **budgets):
+    """The most accurate entry of ``path`` within every budget.
+
+    Parameters
+    ----------
+    path : dict of ndarray
+        A complexity path (``complexity_path_``).
+    **budgets : float
+        Any of ``max_params``, ``max_flops`` and ``max_latency_ms``: the most an
+        entry's ``n_parameters``, ``n_flops`` and ``latency_ms`` may be.
+
+    Returns
+    -------
+    int
+        Among entries of equal accuracy, the first (the smallest lambda).
+
+    Raises
+    ------
+    ValueError
+        For an unknown budget, a path without its column (or without latencies), or
+        a budget below every entry's cost.
+    """
+    fits = np.ones(len(path["accuracy"]), dtype=bool)
+    for name, value in budgets.items():
+        if name not in BUDGET_COLUMNS:
+            raise ValueError(f"unknown budget {name!r}; known: {', '.join(BUDGET_COLUMNS)}")
+        if isinstance(value, bool) or not np.isscalar(value) or not np.isreal(value):
+            raise TypeError(f"{name} must be a number; got {value!r}")
+        column = path.get(BUDGET_COLUMNS[name])
+        if column is None or np.isnan(np.asarray(column, dtype=float)).all():
+            raise ValueError(
+                f"{name}: this path has no {BUDGET_COLUMNS[name]} (fitted with latency_table=None, "
+                "or saved before costs had kinds)"
+            )
+        column = np.asarray(column, dtype=float)
+        if not (column <= value).any():
+            raise ValueError(
+                f"{name}={value} is below the smallest architecture on the path "
+                f"({BUDGET_COLUMNS[name]} {column.min():.6g})"
+            )
+        fits &= column <= value
+    if not fits.any():
+        raise ValueError(f"no architecture on the path fits all of {budgets}")
+    candidates = np.flatnonzero(fits)
+    return int(candidates[np.argmax(path["accuracy"][candidates])])
 
 
 def interval_middle(path, index):

@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from .atomic_files import atomic_save, csv_writer, write_atomically, write_files  # noqa: F401  (public here)
 from .checkpoint import Checkpoint  # noqa: F401  (public here)
 from .devices import _requested_device, available_device  # noqa: F401  (public here)
+from .latency import LatencyTable
 from .pickling import DevicePortablePickleMixin
 from .spaces import ARCHITECTURES, SearchSpace, as_architecture, space_from_dict
 
@@ -169,6 +170,8 @@ def _encode(value, tensors):
         return {"__genotype__": value.to_json()}
     if isinstance(value, SearchSpace):  # a search_space parameter
         return {"__space__": value.to_dict()}
+    if isinstance(value, LatencyTable):  # as its own JSON text: its keys are not markers
+        return {"__latency_table__": json.dumps(value.to_dict(), sort_keys=True)}
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
     if isinstance(value, torch.Tensor):
@@ -202,6 +205,8 @@ def _decode(value, tensors):
         return as_architecture(value["__genotype__"])
     if "__space__" in value:
         return space_from_dict(value["__space__"])
+    if "__latency_table__" in value:
+        return LatencyTable.from_dict(json.loads(value["__latency_table__"]))
     if "__device__" in value:
         return torch.device(value["__device__"])
     if "__tensor__" in value:

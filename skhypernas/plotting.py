@@ -2,17 +2,39 @@
 
 import numpy as np
 
+from .costs import COST_COLUMNS
 from .fronts import hypervolume, pareto_front
 
+#: Axis labels of the path's cost columns.
+COST_LABELS = {
+    "n_parameters": "parameters",
+    "n_flops": "multiply-accumulates per image",
+    "latency_ms": "predicted latency (ms per image)",
+    "cost": "cost",
+}
 
-def plot_complexity_path(estimator, ax=None):
-    """Parameters and held-out accuracy of every architecture on the complexity path.
+
+def _cost_column(cost, columns):
+    """The column of ``cost`` ("params", "flops", "latency" or "cost") among ``columns``."""
+    column = COST_COLUMNS.get(cost, cost)
+    if column not in COST_LABELS:
+        raise ValueError(f'cost must be "params", "flops", "latency" or "cost"; got {cost!r}')
+    if column not in columns:
+        raise ValueError(f"the results have no {column} column to draw against")
+    return column
+
+
+def plot_complexity_path(estimator, ax=None, cost=None):
+    """A cost and the held-out accuracy of every architecture on the complexity path.
 
     Parameters
     ----------
     estimator : fitted HyperDARTSClassifier
     ax : matplotlib Axes, optional
-        Axes for the parameter count; the accuracy gets a twin axis.
+        Axes for the cost; the accuracy gets a twin axis.
+    cost : {"params", "flops", "latency", "cost"} or None, default=None
+        The path's column to draw: ``n_parameters``, ``n_flops``, ``latency_ms`` or a
+        user's cost model's ``cost``; None draws the cost the search priced.
 
     Returns
     -------
@@ -21,15 +43,19 @@ def plot_complexity_path(estimator, ax=None):
     import matplotlib.pyplot as plt
 
     path = estimator.complexity_path_
+    if cost is None:
+        cost = estimator.cost if isinstance(estimator.cost, str) else "cost"
+    column = _cost_column(cost, path)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
     else:
         fig = ax.figure
     edges = np.append(path["lambda_min"], path["lambda_max"][-1])
-    ax.stairs(path["n_parameters"], edges, baseline=None, color="tab:blue", linewidth=2, label="parameters")
+    label = COST_LABELS[column]
+    ax.stairs(path[column], edges, baseline=None, color="tab:blue", linewidth=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("complexity coefficient lambda")
-    ax.set_ylabel("parameters of the derived network", color="tab:blue")
+    ax.set_ylabel(f"{label} of the derived network", color="tab:blue")
     acc_ax = ax.twinx()
     acc_ax.stairs(path["accuracy"], edges, baseline=None, color="tab:orange", linewidth=1.5, label="held-out accuracy")
     acc_ax.set_ylabel("held-out accuracy (inherited weights)", color="tab:orange")
@@ -60,9 +86,9 @@ _METHOD_STYLES = {
 }
 
 
-def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, reference=None):
-    """Accuracy against parameter count: one marker style per method, each family's
-    Pareto front as a step line.
+def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, reference=None, cost="params"):
+    """Accuracy against parameter count (or another cost): one marker style per
+    method, each family's Pareto front as a step line.
 
     The comparison of the seed's figure: architectures of several estimators (the
     complexity path of one search, DARTS, random architectures ...) side by side.
@@ -87,6 +113,9 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
         A hypervolume reference point (accuracy, parameters): marked with a cross,
         and each family's legend entry gives its hypervolume
         (:func:`skhypernas.fronts.hypervolume`).
+    cost : {"params", "flops", "latency", "cost"}, default="params"
+        The x axis: ``n_parameters`` (or ``parameters``), ``n_flops``,
+        ``latency_ms`` or ``cost``, which the results must hold.
 
     Returns
     -------
@@ -96,10 +125,12 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
 
     columns = _columns(results)
     n_key = "n_parameters" if "n_parameters" in columns else "parameters"
+    if cost != "params":
+        n_key = _cost_column(cost, columns)
     accuracy_key = "accuracy" if "accuracy" in columns else "test_accuracy"
     missing = {"method", n_key, accuracy_key} - set(columns)
     if missing:
-        raise ValueError(f"results lack the column(s) {sorted(missing)}; they need method, n_parameters, accuracy")
+        raise ValueError(f"results lack the column(s) {sorted(missing)}; they need method, {n_key}, accuracy")
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     else:
@@ -137,11 +168,12 @@ def plot_accuracy_vs_parameters(results, ax=None, log_x=True, title=None, refere
         ax.plot(reference[1], reference[0], marker="+", color="black", markersize=12, linestyle="none")
     if log_x:
         ax.set_xscale("log")
-    ax.set_xlabel("parameters")
+    label = COST_LABELS.get(n_key, "parameters")
+    ax.set_xlabel(label)
     ax.set_ylabel("test accuracy" if accuracy_key == "test_accuracy" else "accuracy")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(title="family (models)", fontsize=7, framealpha=0.6)
-    ax.set_title(title or "Accuracy against parameters")
+    ax.set_title(title or f"Accuracy against {label}")
     return fig
 
 

@@ -3,8 +3,9 @@
 One lambda is drawn log-uniformly per step and shared by both steps. The architecture
 loss is the cross-entropy of the supernet under Gumbel-softmax weights sampled from
 ``alpha(lambda)``, plus ``lambda`` times the expected cost of the architecture (its
-search space's expected parameter count). Nothing here knows the space: the
-supernet takes mixture weights of the hypernetwork's shape.
+search space's expected parameter count, or the regulariser the estimator hands over:
+:class:`~skhypernas.costs.FitCosts`). Nothing here knows the space: the supernet takes
+mixture weights of the hypernetwork's shape.
 """
 
 import copy
@@ -86,6 +87,9 @@ class BilevelSearch:
     n_train, n_val : int
         Sizes of the weight half and the architecture half that :meth:`run` gets;
         they fix the batches per epoch and so the schedules.
+    cost : callable or None, default=None
+        ``alpha -> E[cost]``, differentiable, that ``lambda`` multiplies; None:
+        ``supernet.space.expected_parameters``.
     """
 
     #: DARTS' step for the finite-difference Hessian-vector product: ``e = scale / |v|``.

@@ -1,9 +1,10 @@
 """The DARTS search space: candidate operations, network layout and architectures.
 
-Everything here is plain Python: it describes *what* a network is (cell widths, the
-parameter count of every candidate operation, the chosen operations of a derived
-architecture) without building any torch module, so the regulariser, the complexity
-path and the parameter counts all read from one description.
+Everything here is plain Python: it describes *what* a network is (cell widths and
+resolutions, the parameter and multiply-accumulate counts of every candidate
+operation, the chosen operations of a derived architecture) without building any
+torch module, so the regulariser, the complexity path and the counts all read from
+one description.
 """
 
 import json
@@ -59,6 +60,43 @@ def op_param_count(op, channels, stride=1, affine=False):
         k = int(op[-1])
         return c * k * k + c * c + bn
     raise ValueError(f"unknown operation {op!r}; expected one of {PRIMITIVES}")
+
+
+def strided_size(size, stride):
+    """Output side of a stride-``stride`` operation on a side of ``size`` pixels: every
+    operation (convolutions padded to keep the size, pools, the factorized reduce)
+    rounds up."""
+    return -(-size // stride)
+
+
+def op_flop_count(op, channels, image_size, stride=1):
+    """Multiply-accumulates of one candidate operation on one image.
+
+    Every convolution of an operation costs its weights times its output pixels, and
+    an operation's output has the size its stride gives (:func:`strided_size`); the
+    pools and the identity multiply nothing. This is what
+    ``torch.utils.flop_counter.FlopCounterMode`` counts, divided by 2 (it counts a
+    multiply-accumulate as two operations).
+
+    Parameters
+    ----------
+    op : str
+        A name from :data:`PRIMITIVES`.
+    channels : int
+        Width of the cell the operation sits in.
+    image_size : (int, int)
+        Height and width of the operation's input.
+    stride : {1, 2}
+
+    Returns
+    -------
+    int
+    """
+    pixels = strided_size(image_size[0], stride) * strided_size(image_size[1], stride)
+    # Without their batch norms (which multiply nothing foldable), the operations'
+    # parameters are exactly their convolutions' weights.
+    weights = op_param_count(op, channels, stride, affine=False)
+    return weights * pixels
 
 
 def edge_inputs(n_nodes):
@@ -125,6 +163,16 @@ class NetworkConfig:
     def final_channels(self):
         return self.n_nodes * self.cells()[-1].channels
 
+    def cell_sizes(self, image_size):
+        """Per cell, the spatial size ``(height, width)`` its operations read (its
+        previous cell's output, after the stem at the image's size)."""
+        sizes, size = [], tuple(int(v) for v in image_size)
+        for cell in self.cells():
+            sizes.append(size)
+            if cell.reduction:
+                size = tuple(strided_size(v, 2) for v in size)
+        return sizes
+
     def op_param_table(self):
         """Parameters of every candidate op: a nested list ``[cell][edge][op]``."""
         inputs = edge_inputs(self.n_nodes)
@@ -138,6 +186,36 @@ class NetworkConfig:
             ]
             for cell in self.cells()
         ]
+
+    def edge_sizes(self, image_size):
+        """Per cell and edge, ``(stride, (height, width))`` of the edge's input: a
+        reduction cell's edges from its inputs stride 2, those from its nodes read the
+        halved size."""
+        table = []
+        for cell, size in zip(self.cells(), self.cell_sizes(image_size)):
+            halved = tuple(strided_size(v, 2) for v in size)
+            strided = [(2, size) if i < 2 else (1, halved) for i in edge_inputs(self.n_nodes)]
+            table.append(strided if cell.reduction else [(1, size)] * self.n_edges)
+        return table
+
+    def op_flop_table(self, image_size):
+        """Multiply-accumulates per image of every candidate op at ``image_size``
+        (the network's input): a nested list ``[cell][edge][op]``."""
+        return [
+            [[op_flop_count(op, cell.channels, size, stride) for op in PRIMITIVES] for stride, size in edges]
+            for cell, edges in zip(self.cells(), self.edge_sizes(image_size))
+        ]
+
+    def fixed_flop_count(self, image_size):
+        """Multiply-accumulates per image outside the cells' edges: stem, preprocessing
+        (1x1 convolutions, or a factorized reduce after a reduction cell, which reads the
+        cell before's twice as large output) and classifier."""
+        height, width = image_size
+        total = self.in_channels * self.stem_channels * 9 * height * width
+        for cell, (h, w) in zip(self.cells(), self.cell_sizes(image_size)):
+            # Both preprocessings output the cell's width at the size its operations read.
+            total += (cell.channels_prev_prev + cell.channels_prev) * cell.channels * h * w
+        return total + self.final_channels * self.n_classes
 
     def fixed_param_count(self):
         """Parameters outside the cells' edges: stem, preprocessing and classifier."""
@@ -252,6 +330,16 @@ class Genotype:
         """Trainable parameters of the derived network of this genotype under ``config``."""
         table = config.op_param_table()
         total = config.fixed_param_count()
+        for c, cell in enumerate(config.cells()):
+            ops = self.choices("reduce" if cell.reduction else "normal")
+            total += sum(table[c][e][k] for e, k in enumerate(ops))
+        return total
+
+    def n_flops(self, config, image_size):
+        """Multiply-accumulates per image of the derived network of this genotype under
+        ``config`` at ``image_size`` (height, width)."""
+        table = config.op_flop_table(image_size)
+        total = config.fixed_flop_count(image_size)
         for c, cell in enumerate(config.cells()):
             ops = self.choices("reduce" if cell.reduction else "normal")
             total += sum(table[c][e][k] for e, k in enumerate(ops))

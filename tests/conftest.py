@@ -10,6 +10,15 @@ from skhypernas import HyperDARTSClassifier
 TINY = dict(channels=2, n_nodes=2, max_epochs=1, batch_size=32, path_samples=64, device="cpu")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def latency_cache(tmp_path_factory):
+    """Latency tables measured by the tests go to a temporary folder, never the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("latency-cache")
+        patch.setenv("SKHYPERNAS_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def digits():
     X, y = load_digits(return_X_y=True)

@@ -123,3 +123,31 @@ def test_chain_models_predict_save_load_fold_and_fine_tune(chain_search, digits,
     assert tuned.n_parameters_ == chain_search.n_parameters_
     drawn = RandomArchitectureClassifier(search_space="chain", max_epochs=1, random_state=0).fit(X, y)
     assert isinstance(drawn.genotype_, ChainArchitecture)
+
+
+def test_flops_are_the_flop_counters_and_every_cost_expectation_is_exact():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from skhypernas.latency import LatencyTable, _shape_record
+
+    space = TINY_SPACE.bind(2, 3, image_size=(7, 5))
+    rng = np.random.RandomState(0)
+    for _ in range(4):
+        arch = space.random_architecture(rng, p_parameter_free=0.3)
+        with FlopCounterMode(display=False) as counter:
+            space.build(arch).eval()(torch.randn(1, 2, 7, 5))
+        assert space.cost(arch, "flops") == counter.get_total_flops() // 2
+    entries = space.latency_entries()
+    table = LatencyTable(
+        {e.key: 0.01 * (i + 1) for i, e in enumerate(entries)}, {e.key: _shape_record(e) for e in entries}, {}
+    )
+    alpha = torch.randn(*space.arch_shape, dtype=torch.float64)
+    probs = torch.softmax(alpha, -1).numpy()
+    for kind in ("params", "flops", table):
+        total = 0.0
+        for combo in itertools.product(range(space.arch_shape[-1]), repeat=space.n_layers):
+            weight = np.prod([probs[layer, k] for layer, k in enumerate(combo)])
+            total += weight * space.cost(space.architecture(np.array(combo)), kind)
+        assert space.expected_cost(alpha, kind).item() == pytest.approx(total, rel=1e-10)
+    with pytest.raises(ValueError, match="bind the space with image_size"):
+        TINY_SPACE.bind(2, 3).cost(arch, "flops")

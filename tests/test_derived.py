@@ -60,3 +60,17 @@ def test_drop_path_zeroes_whole_examples_only_in_training():
     net.eval()
     net.drop_path_prob = 0.5
     torch.testing.assert_close(net(x), net(x))
+
+
+def test_a_node_without_edges_keeps_the_network_channels_last():
+    # Node 1 of both cells keeps no edge: its zeros must not turn the cells after it
+    # into NCHW. (Even sizes: at odd ones the factorized reduce still returns NCHW.)
+    genotype = Genotype(((("sep_conv_3x3", 0),), ()), ((("max_pool_3x3", 0),), ()))
+    network = DerivedNetwork(genotype, NetworkConfig(channels=4, n_nodes=2)).eval()
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        s0 = s1 = network.stem(x).contiguous(memory_format=torch.channels_last)
+        for cell in network.cells:
+            s0, s1 = s1, cell(s0, s1)
+            assert s1.is_contiguous(memory_format=torch.channels_last) and not s1.is_contiguous()
+            assert (s1[:, -4:] == 0).all()  # the empty node's channels

@@ -25,7 +25,7 @@ def test_fit_exposes_a_complexity_path_that_tiles_the_range(fitted):
     path = fitted.complexity_path_
     n = len(path["genotype"])
     assert n >= 1
-    assert set(path) == {"lambda_min", "lambda_max", "n_parameters", "accuracy", "genotype"}
+    assert list(path) == ["lambda_min", "lambda_max", "n_parameters", "n_flops", "latency_ms", "accuracy", "genotype"]
     assert all(len(v) == n for v in path.values())
     assert path["lambda_min"][0] == pytest.approx(1e-10) and path["lambda_max"][-1] == pytest.approx(1e-6)
     np.testing.assert_allclose(path["lambda_min"][1:], path["lambda_max"][:-1])

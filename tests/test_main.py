@@ -68,3 +68,13 @@ def test_fine_tune_picks_spread_over_the_parameter_range():
     assert fine_tune_picks(counts, 1) == [0]
     assert fine_tune_picks(counts, 0) == []
     assert fine_tune_picks([5000, 5000], 3) == [0]
+
+
+def test_main_job_prices_the_cost_it_is_given(tmp_path, capsys):
+    args = ["--dataset", "digits", "--max-epochs", "1", "--channels", "2", "--n-train", "300", "--time-budget", "0"]
+    main([*args, "--cost", "latency", "--fine-tune", "0", "--output", str(tmp_path)])
+    summary = json.loads((tmp_path / "complexity_path.json").read_text())
+    assert summary["settings"]["cost"] == "latency" and summary["cost_scale"] > 0
+    assert summary["latency_table"]["batch_size"] == 256
+    assert all(row["latency_ms"] > 0 and row["n_flops"] > 0 for row in summary["path"])
+    assert "ms/image" in capsys.readouterr().out

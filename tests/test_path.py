@@ -79,7 +79,13 @@ def test_complexity_path_is_what_the_estimator_stores(fitted, digits):
     x = torch.as_tensor(X[:64]).reshape(-1, *clf.image_shape_)
     y = torch.as_tensor(clf.predict(X[:64])).long()
     path, buffers = complexity_path(clf.supernet_, clf.hypernet_, x, x, y, batch_size=32)
-    assert set(path) == set(clf.complexity_path_)
+    # Without costs: the parameter counts alone.
+    assert list(path) == ["lambda_min", "lambda_max", "n_parameters", "accuracy", "genotype"]
     for key in ("lambda_min", "lambda_max", "n_parameters", "genotype"):
         assert list(path[key]) == list(clf.complexity_path_[key])
+    space = clf.search_space_
+    costs = {"n_flops": lambda g: space.cost(g, "flops"), "edges": lambda g: int((space.choices(g) > 0).sum())}
+    priced, _ = complexity_path(clf.supernet_, clf.hypernet_, x, x, y, batch_size=32, costs=costs)
+    assert list(priced) == ["lambda_min", "lambda_max", "n_flops", "edges", "accuracy", "genotype"]
+    np.testing.assert_array_equal(priced["n_flops"], clf.complexity_path_["n_flops"])
     assert len(buffers) == len(path["genotype"]) and all(isinstance(b, dict) for b in buffers)

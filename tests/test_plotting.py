@@ -110,3 +110,25 @@ def test_accuracy_vs_parameters_gives_the_hypervolume_over_seeds_and_a_front_per
     assert f"hypervolume {sum(volumes) / 3:.3f} ({min(volumes):.3f}-{max(volumes):.3f}, 3 seeds) (5)" in label
     fronts = [list(line.get_xdata()) for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
     assert fronts == [[5_000, 50_000], [5_000], [20_000]]
+
+
+def test_the_plots_draw_against_any_of_the_paths_costs(fitted):
+    import numpy as np
+
+    from skhypernas.plotting import plot_accuracy_vs_parameters
+
+    path = fitted.complexity_path_
+    for cost, column in (("params", "n_parameters"), ("flops", "n_flops"), ("latency", "latency_ms")):
+        (ax, _) = plot_complexity_path(fitted, cost=cost).axes
+        (stairs,) = ax.patches
+        np.testing.assert_array_equal(stairs.get_data().values, path[column])
+        rows = {"method": ["HyperDARTS"] * len(path["accuracy"]), "accuracy": path["accuracy"], column: path[column]}
+        (ax,) = plot_accuracy_vs_parameters(rows, cost=cost).axes
+        # The markers are the line with every row (the front after them has fewer points).
+        (points,) = [line for line in ax.get_lines() if len(line.get_xdata()) == len(path[column])]
+        np.testing.assert_array_equal(points.get_xdata(), path[column])
+    assert "latency" in plot_accuracy_vs_parameters(rows, cost="latency").axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="no n_flops column"):
+        plot_accuracy_vs_parameters({"method": ["a"], "accuracy": [1], "n_parameters": [1]}, cost="flops")
+    with pytest.raises(ValueError, match='cost must be "params", "flops", "latency" or "cost"'):
+        plot_complexity_path(fitted, cost="time")

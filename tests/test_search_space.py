@@ -1,11 +1,13 @@
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
 from skhypernas.derived import DerivedNetwork
+from skhypernas.inference import fold_batch_norms
 from skhypernas.ops import make_op
-from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig, edge_inputs, op_param_count
+from skhypernas.search_space import PRIMITIVES, Genotype, NetworkConfig, edge_inputs, op_flop_count, op_param_count
 from skhypernas.supernet import SearchNetwork
 
 
@@ -92,3 +94,40 @@ def test_genotype_equality_is_by_value_and_counts_depend_on_the_config():
     assert from_lists.n_parameters(wide) > from_lists.n_parameters(small)
     with pytest.raises(ValueError, match="nodes"):
         DerivedNetwork(from_lists, NetworkConfig(n_nodes=4))
+
+
+def counted_macs(module, x):
+    """What torch's FlopCounterMode counts, halved: it counts a multiply-accumulate as two."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(x)
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("op", PRIMITIVES)
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(7, 7), (9, 6), (1, 5), (8, 8)])
+def test_op_flop_count_equals_what_torch_counts(op, stride, size):
+    x = torch.randn(1, 6, *size)
+    assert op_flop_count(op, 6, size, stride) == counted_macs(make_op(op, 6, stride, False), x)
+
+
+@pytest.mark.parametrize("n_cells", [1, 2, 3, 5])
+@pytest.mark.parametrize("size", [(28, 28), (7, 9), (1, 13)])
+def test_genotype_flop_count_equals_what_torch_counts_of_the_derived_network(n_cells, size):
+    config = NetworkConfig(in_channels=2, n_classes=5, channels=4, n_cells=n_cells, n_nodes=3)
+    rng = np.random.RandomState(n_cells)
+    for genotype in (Genotype.random(3, rng, p) for p in (0.0, 0.5, 1.0)):
+        network = DerivedNetwork(genotype, config)
+        # Per image, and the same in the inference form (folded batch norms add biases only).
+        assert genotype.n_flops(config, size) == counted_macs(network, torch.randn(3, 2, *size)) // 3
+        assert genotype.n_flops(config, size) == counted_macs(fold_batch_norms(network), torch.randn(1, 2, *size))
+
+
+def test_cell_sizes_follow_the_reductions():
+    config = NetworkConfig(n_cells=5)
+    assert [cell.reduction for cell in config.cells()] == [False, True, False, True, False]
+    assert config.cell_sizes((28, 27)) == [(28, 27), (28, 27), (14, 14), (14, 14), (7, 7)]
+    strides = {(stride, size) for stride, size in config.edge_sizes((28, 27))[1]}
+    assert strides == {(2, (28, 27)), (1, (14, 14))}  # the inputs stride, the nodes read the halved size

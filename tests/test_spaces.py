@@ -78,13 +78,15 @@ class ToySpace(SearchSpace):
     width: int = 3
     in_channels: int = 1
     n_classes: int = 10
+    image_size: tuple = None
 
     @classmethod
     def for_architecture(cls, architecture, **shape):
         return cls(n_layers=len(architecture.layers), **shape)
 
-    def bind(self, in_channels, n_classes):
-        return dataclasses.replace(self, in_channels=in_channels, n_classes=n_classes)
+    def bind(self, in_channels, n_classes, image_size=None):
+        size = None if image_size is None else tuple(image_size)
+        return dataclasses.replace(self, in_channels=in_channels, n_classes=n_classes, image_size=size)
 
     @property
     def arch_shape(self):
@@ -114,18 +116,42 @@ class ToySpace(SearchSpace):
     def random_architecture(self, rng, p_parameter_free=0.5):
         return ToyArchitecture([int(rng.uniform() >= p_parameter_free) for _ in range(self.n_layers)])
 
-    def _costs(self):
+    def _costs(self, kind):
+        """(fixed, per kept convolution) of ``kind``."""
         c = self.width
         fixed = self.in_channels * c * 9 + 2 * c + c * self.n_classes + self.n_classes
-        return fixed, c * c * 9 + 2 * c
+        conv = c * c * 9 + 2 * c
+        if kind == "params":
+            return fixed, conv
+        if kind == "flops":
+            pixels = self.image_size[0] * self.image_size[1]
+            return (self.in_channels * c * 9) * pixels + c * self.n_classes, c * c * 9 * pixels
+        entries = self.latency_entries()
+        return kind[entries[0].key], kind[entries[1].key]
 
-    def n_parameters(self, architecture):
-        fixed, conv = self._costs()
+    def cost(self, architecture, kind):
+        fixed, conv = self._costs(kind)
         return fixed + conv * sum(architecture.layers)
 
-    def expected_parameters(self, alpha):
-        fixed, conv = self._costs()
+    def expected_cost(self, alpha, kind):
+        fixed, conv = self._costs(kind)
         return fixed + conv * torch.softmax(alpha, -1)[..., 1].sum(-1)
+
+    def latency_entries(self):
+        from skhypernas.latency import LatencyEntry
+
+        c, size = self.width, self.image_size
+        net = ToySupernet(self)
+        return [
+            # The stem and head together, and one convolution.
+            LatencyEntry(
+                f"toy fixed {self.in_channels}>{c} {size}",
+                lambda: nn.Sequential(ToySupernet(self).stem, ToySupernet(self).head),
+                [(self.in_channels, *size)],
+                channels_last=False,
+            ),
+            LatencyEntry(f"toy conv {c} {size}", lambda: net.convs[0], [(c, *size)], channels_last=False),
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +213,7 @@ def test_a_darts_space_object_is_the_same_search_as_its_name(digits):
     by_name = HyperDARTSClassifier(**shape, path_samples=64, **TINY).fit(X, y)
     by_object = HyperDARTSClassifier(search_space=DartsSpace(**shape), path_samples=64, **TINY).fit(X, y)
     np.testing.assert_array_equal(by_name.predict_proba(X), by_object.predict_proba(X))
-    assert by_object.search_space_ == DartsSpace(**shape, in_channels=1, n_classes=10)
+    assert by_object.search_space_ == DartsSpace(**shape, in_channels=1, n_classes=10, image_size=(8, 8))
 
 
 def test_a_space_without_cells_runs_through_every_estimator(digits, tmp_path):
@@ -253,3 +279,26 @@ def test_a_chain_that_skips_every_layer_is_collapsed():
     skips = ChainArchitecture((("skip", None),) * 4, (2, 2))
     assert space.collapsed(skips) is True
     assert space.collapsed(ChainArchitecture((("conv_3x3", 12),) + (("skip", None),) * 3, (2, 2))) is False
+
+
+def test_costs_are_the_spaces_to_compute_by_kind():
+    from skhypernas.spaces import check_cost_kind
+
+    space = DartsSpace(channels=2, n_nodes=2).bind(1, 3, image_size=(8, 8))
+    genotype = space.random_architecture(np.random.RandomState(0))
+    alpha = torch.randn(3, *space.arch_shape)  # a batch of alphas
+    # Parameters are the regulariser of before, bit for bit, and the counts of before.
+    assert torch.equal(space.expected_cost(alpha, "params"), space.expected_parameters(alpha))
+    assert space.cost(genotype, "params") == space.n_parameters(genotype) == genotype.n_parameters(space.config)
+    assert space.cost(genotype, "flops") == genotype.n_flops(space.config, (8, 8))
+    assert space.expected_cost(alpha, "flops").shape == (3,)
+    toy = ToySpace(n_layers=3).bind(1, 3, image_size=(8, 8))
+    layers = ToyArchitecture((1, 0, 1))
+    assert toy.cost(layers, "flops") == (9 * 3 + 2 * 3 * 3 * 9) * 64 + 3 * 3
+    assert toy.n_parameters(layers) == toy.cost(layers, "params")
+    with pytest.raises(ValueError, match="bind the space with image_size"):
+        DartsSpace().cost(genotype, "flops")
+    with pytest.raises(ValueError, match="unknown cost kind 'time'"):
+        space.cost(genotype, "time")
+    with pytest.raises(TypeError, match="a cost kind is one of"):
+        check_cost_kind(3)

@@ -5,7 +5,17 @@ object. :class:`SearchSpace` is the interface a new space implements; see
 ``docs/architecture.md``, "Where a new piece goes".
 """
 
-from .base import ARCHITECTURES, SPACES, SearchSpace, as_architecture, register_space, resolve_space, space_from_dict
+from .base import (
+    ARCHITECTURES,
+    COST_KINDS,
+    SPACES,
+    SearchSpace,
+    as_architecture,
+    check_cost_kind,
+    register_space,
+    resolve_space,
+    space_from_dict,
+)
 from .chain import ChainArchitecture, ChainSpace
 from .darts import DartsSpace
 
@@ -17,6 +27,8 @@ __all__ = [
     "SPACES",
     "ARCHITECTURES",
     "as_architecture",
+    "check_cost_kind",
+    "COST_KINDS",
     "register_space",
     "resolve_space",
     "space_from_dict",

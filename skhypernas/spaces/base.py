@@ -15,6 +15,12 @@ works on any such shape (the envelope of piecewise-linear logits per decision).
 Architectures are immutable values tagged with their space: they compare, hash,
 and turn into JSON (``to_json()``, a dict holding ``"space": name``) and back
 (:func:`as_architecture`).
+
+Costs are the space's to compute: :meth:`SearchSpace.cost` (exact, of a derived
+network) and :meth:`SearchSpace.expected_cost` (differentiable in ``alpha``, the
+regulariser) for every kind of :data:`COST_KINDS` and for a latency table
+(:class:`~skhypernas.latency.LatencyTable`), whose entries the space names
+(:meth:`SearchSpace.latency_entries`).
 """
 
 import abc
@@ -27,6 +33,8 @@ import numpy as np
 SPACES = {}
 #: Architecture classes by the name of their space.
 ARCHITECTURES = {}
+#: The costs every space computes by name; a latency table is the third kind.
+COST_KINDS = ("params", "flops")
 
 
 def register_space(space_class):
@@ -54,8 +62,13 @@ class SearchSpace(abc.ABC):
     # -- shape ------------------------------------------------------------------
 
     @abc.abstractmethod
-    def bind(self, in_channels, n_classes):
-        """This space for data of ``in_channels`` channels and ``n_classes`` classes."""
+    def bind(self, in_channels, n_classes, image_size=None):
+        """This space for data of ``in_channels`` channels and ``n_classes`` classes.
+
+        ``image_size`` is the input's ``(height, width)``: the FLOPs and the latency
+        entries depend on it, the modules need not (a space keeps it, ``None`` before
+        it is known).
+        """
 
     @property
     @abc.abstractmethod
@@ -106,15 +119,45 @@ class SearchSpace(abc.ABC):
         return self.architecture(np.asarray(alpha).argmax(axis=-1))
 
     # -- costs --------------------------------------------------------------------
+    #
+    # ``kind`` is "params" (trainable parameters), "flops" (multiply-accumulates per
+    # image, at the bound image size) or a latency table (predicted milliseconds per
+    # image: the sum of the table's entries that the network runs).
 
     @abc.abstractmethod
+    def cost(self, architecture, kind):
+        """The exact cost of the derived network of ``architecture``.
+
+        ``kind``: "params", "flops" or a :class:`~skhypernas.latency.LatencyTable`
+        (see :func:`check_cost_kind`).
+        """
+
+    @abc.abstractmethod
+    def expected_cost(self, alpha, kind):
+        """``E[cost]`` under ``softmax(alpha)``, differentiable in ``alpha``: the
+        complexity regulariser. Leading axes beyond :attr:`arch_shape` are a batch.
+
+        Only its gradient matters, so a space may leave out a constant that every
+        architecture pays (the DARTS cells leave out stem, preprocessing and
+        classifier); at one-hot ``alpha`` it is :meth:`cost` less that constant.
+        """
+
+    @abc.abstractmethod
+    def latency_entries(self):
+        """What a latency table of this bound space times: a list of
+        :class:`~skhypernas.latency.LatencyEntry`, each a module at its input shape
+        and memory layout as the derived networks run it: every candidate operation at
+        its shape, and the parts every network has. :meth:`cost` with a table sums the
+        entries of the network it prices; keys that repeat are timed once.
+        """
+
     def n_parameters(self, architecture):
-        """Trainable parameters of the network of ``architecture``."""
+        """Trainable parameters of the network of ``architecture``: ``cost(architecture, "params")``."""
+        return int(self.cost(architecture, "params"))
 
-    @abc.abstractmethod
     def expected_parameters(self, alpha):
-        """``E[parameters]`` under ``softmax(alpha)``, differentiable in ``alpha``
-        (the complexity regulariser); leading axes beyond :attr:`arch_shape` are a batch."""
+        """``E[parameters]`` under ``softmax(alpha)``: ``expected_cost(alpha, "params")``."""
+        return self.expected_cost(alpha, "params")
 
     def collapsed(self, architecture):
         """Whether ``architecture`` is a collapsed search's: its searched part carries no
@@ -132,6 +175,35 @@ class SearchSpace(abc.ABC):
     def to_dict(self):
         """The space as plain values, tagged with its name (see :func:`space_from_dict`)."""
         return {"name": self.name, **dataclasses.asdict(self)}
+
+
+def check_cost_kind(kind):
+    """``kind`` if a space can price it: a name of :data:`COST_KINDS` or a latency table.
+
+    Parameters
+    ----------
+    kind : str or LatencyTable
+
+    Returns
+    -------
+    str or LatencyTable
+
+    Raises
+    ------
+    ValueError
+        For another name.
+    TypeError
+        For anything else.
+    """
+    from ..latency import LatencyTable
+
+    if isinstance(kind, str):
+        if kind not in COST_KINDS:
+            raise ValueError(f"unknown cost kind {kind!r}; a space prices {COST_KINDS} or a LatencyTable")
+        return kind
+    if isinstance(kind, LatencyTable):
+        return kind
+    raise TypeError(f"a cost kind is one of {COST_KINDS} or a LatencyTable; got {type(kind).__name__}")
 
 
 def space_from_dict(data):

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import SearchSpace, register_space
-from .chain_ops import EXPANSION, InvertedBottleneck, build_layers, make_op, op_parameters
+from .base import SearchSpace, check_cost_kind, register_space
+from .chain_ops import EXPANSION, InvertedBottleneck, build_layers, make_op, op_macs, op_parameters
 
 #: The operations a layer chooses among, besides ``skip``.
 OPERATIONS = ("conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "inverted_bottleneck_3x3")
@@ -105,6 +105,8 @@ class ChainSpace(SearchSpace):
         with ten classes, and make the plain CNN of widths 12, 24, 36 and 48 members.
     in_channels, n_classes : int, default=1, 10
         Set from the data by :meth:`bind`.
+    image_size : (int, int) or None, default=None
+        The images' height and width, set by :meth:`bind`: FLOPs and latency need it.
     """
 
     name = "chain"
@@ -115,10 +117,13 @@ class ChainSpace(SearchSpace):
     multipliers: tuple = (0.25, 0.375, 0.5, 0.75, 1.0)
     in_channels: int = 1
     n_classes: int = 10
+    image_size: tuple = None
 
     def __post_init__(self):
         for name in ("stages", "widths", "multipliers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.image_size is not None:  # a list when read from JSON
+            object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         if len(self.stages) != len(self.widths) or not self.stages:
             raise ValueError(f"ChainSpace: {len(self.stages)} stages but {len(self.widths)} widths")
         if min(self.stages) < 1 or min(self.widths) < 1 or list(self.widths) != sorted(self.widths):
@@ -138,8 +143,9 @@ class ChainSpace(SearchSpace):
         widths = [max(widths[: i + 1]) for i in range(len(widths))]
         return cls(stages=architecture.stages, widths=tuple(widths), **shape)
 
-    def bind(self, in_channels, n_classes):
-        return dataclasses.replace(self, in_channels=int(in_channels), n_classes=int(n_classes))
+    def bind(self, in_channels, n_classes, image_size=None):
+        size = None if image_size is None else tuple(int(v) for v in image_size)
+        return dataclasses.replace(self, in_channels=int(in_channels), n_classes=int(n_classes), image_size=size)
 
     # -- the decisions -------------------------------------------------------------
 
@@ -235,30 +241,75 @@ class ChainSpace(SearchSpace):
 
     # -- costs ---------------------------------------------------------------------
 
-    def n_parameters(self, architecture):
+    def cost(self, architecture, kind):
+        """Every layer's operation at its input and output widths and its stage's size,
+        each stage's max-pool at its output width, and the classifier."""
+        prices = _Prices(self, check_cost_kind(kind))
         widths = architecture.widths(self.in_channels)
-        total = sum(op_parameters(op, a, b) for (op, _), (a, b) in zip(architecture.layers, widths))
-        return total + widths[-1][1] * self.n_classes + self.n_classes
+        total = sum(prices.layer(i, op, a, b) for i, ((op, _), (a, b)) in enumerate(zip(architecture.layers, widths)))
+        ends = np.cumsum(self.stages) - 1
+        total += sum(prices.pool(stage, widths[end][1]) for stage, end in enumerate(ends))
+        return total + prices.head(widths[-1][1])
 
-    def expected_parameters(self, alpha):
-        """``E[parameters]`` under independent ``softmax(alpha)`` choices, exactly.
+    def expected_cost(self, alpha, kind):
+        """``E[cost]`` under independent ``softmax(alpha)`` choices, exactly.
 
         The distribution ``q`` of a layer's input width over :meth:`width_grid` starts
         at the image's channels; a layer's expected cost is ``p . C . q`` (``C``: each
-        option's parameters at each input width), and its output width's distribution
+        option's cost at each input width), and its output width's distribution
         ``p_skip q + p . S`` (``S``: the width each option sets) is the next layer's
-        input's. The classifier prices the last distribution.
+        input's. A stage's max-pool and the classifier price the distribution they read.
         """
-        tables = _cost_tables(self, alpha.device)
+        tables = _cost_tables(self, check_cost_kind(kind), alpha.device)
         probs = torch.softmax(alpha, dim=-1).to(torch.float64)
         q = tables["start"].expand(*probs.shape[:-2], -1)
         total = 0.0
+        ends = set((np.cumsum(self.stages) - 1).tolist())
         for layer in range(self.n_layers):
             p = probs[..., layer, :]
-            total = total + torch.einsum("...o,og,...g->...", p, tables["params"][layer], q)
+            total = total + torch.einsum("...o,og,...g->...", p, tables["layers"][layer], q)
             q = p[..., :1] * q + p @ tables["sets"][layer]
+            if layer in ends:
+                total = total + q @ tables["pools"][self.layer_stage[layer]]
         total = total + q @ tables["head"]
         return total.to(alpha.dtype)
+
+    def latency_entries(self):
+        """Every operation at every input width it can meet, output width and stage
+        size, each stage's max-pool at every width, and the classifier at every width,
+        in torch's default layout, as the derived network runs them."""
+        from ..latency import LatencyEntry
+
+        entries, grid = {}, self.width_grid()
+        for layer in range(self.n_layers):
+            height, width = self._stage_size(self.layer_stage[layer])
+            for op, b in self.options(layer)[1:]:
+                for a in grid:
+                    key = _layer_key(op, a, b, (height, width))
+                    entries[key] = LatencyEntry(
+                        key, functools.partial(_layers, op, a, b), [(a, height, width)], channels_last=False
+                    )
+        for stage in range(len(self.stages)):
+            size = self._stage_size(stage)
+            for b in grid:
+                key = _pool_key(b, size)
+                entries[key] = LatencyEntry(key, _pool, [(b, *size)], channels_last=False)
+        for b in grid:
+            size = self._stage_size(len(self.stages))
+            key = _head_key(b, self.n_classes, size)
+            entries[key] = LatencyEntry(
+                key, functools.partial(_head, b, self.n_classes), [(b, *size)], channels_last=False
+            )
+        return list(entries.values())
+
+    def _stage_size(self, stage):
+        """The images' size inside ``stage`` (after ``stage`` max-pools)."""
+        if self.image_size is None:
+            raise ValueError("FLOPs and latency need the images' size: bind the space with image_size=(height, width)")
+        height, width = self.image_size
+        for _ in range(stage):
+            height, width = (height + 1) // 2, (width + 1) // 2
+        return height, width
 
     def width_grid(self):
         """Every width a layer's input can have: the image's channels and every option's."""
@@ -268,16 +319,73 @@ class ChainSpace(SearchSpace):
         return sorted(widths)
 
 
+def _layer_key(op, a, b, size):
+    return f"chain {op} {a}>{b} {size[0]}x{size[1]}"
+
+
+def _pool_key(b, size):
+    return f"chain max_pool c{b} {size[0]}x{size[1]}"
+
+
+def _head_key(b, n_classes, size):
+    return f"chain head {b}>{n_classes} {size[0]}x{size[1]}"
+
+
+def _layers(op, a, b):
+    return nn.Sequential(*build_layers(op, a, b))
+
+
+def _pool():
+    return nn.MaxPool2d(2, ceil_mode=True)
+
+
+def _head(b, n_classes):
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(b, n_classes))
+
+
+class _Prices:
+    """One kind's price of a layer, a pool and the classifier of a bound chain space."""
+
+    def __init__(self, space, kind):
+        self.space, self.kind = space, kind
+        if not isinstance(kind, str):
+            kind.check(space)
+
+    def layer(self, index, op, a, b):
+        if op == "skip":
+            return 0
+        if self.kind == "params":
+            return op_parameters(op, a, b)
+        size = self.space._stage_size(self.space.layer_stage[index])
+        if self.kind == "flops":
+            return op_macs(op, a, b, size[0] * size[1])
+        return self.kind[_layer_key(op, a, b, size)]
+
+    def pool(self, stage, b):
+        if isinstance(self.kind, str):
+            return 0
+        return self.kind[_pool_key(b, self.space._stage_size(stage))]
+
+    def head(self, b):
+        n = self.space.n_classes
+        if self.kind == "params":
+            return b * n + n
+        if self.kind == "flops":
+            return b * n
+        return self.kind[_head_key(b, n, self.space._stage_size(len(self.space.stages)))]
+
+
 class ChainNetwork(nn.Sequential):
     """A derived chain network: plain layers in sequence."""
 
 
 @functools.lru_cache(maxsize=32)
-def _cost_tables(space, device):
-    """The tensors :meth:`ChainSpace.expected_parameters` contracts, float64, on ``device``."""
+def _cost_tables(space, kind, device):
+    """The tensors :meth:`ChainSpace.expected_cost` contracts, float64, on ``device``."""
+    prices = _Prices(space, kind)
     grid = space.width_grid()
     position = {w: i for i, w in enumerate(grid)}
-    params, sets = [], []
+    layers, sets = [], []
     for layer in range(space.n_layers):
         options = space.options(layer)
         cost = torch.zeros(len(options), len(grid), dtype=torch.float64)
@@ -287,13 +395,17 @@ def _cost_tables(space, device):
                 continue
             width[k, position[b]] = 1.0
             for a in grid:
-                cost[k, position[a]] = op_parameters(op, a, b)
-        params.append(cost.to(device))
+                cost[k, position[a]] = prices.layer(layer, op, a, b)
+        layers.append(cost.to(device))
         sets.append(width.to(device))
     start = torch.zeros(len(grid), dtype=torch.float64)
     start[position[space.in_channels]] = 1.0
-    head = torch.tensor([w * space.n_classes + space.n_classes for w in grid], dtype=torch.float64)
-    return {"params": params, "sets": sets, "start": start.to(device), "head": head.to(device)}
+    pools = [
+        torch.tensor([prices.pool(stage, w) for w in grid], dtype=torch.float64, device=device)
+        for stage in range(len(space.stages))
+    ]
+    head = torch.tensor([prices.head(w) for w in grid], dtype=torch.float64, device=device)
+    return {"layers": layers, "sets": sets, "start": start.to(device), "pools": pools, "head": head}
 
 
 class ChainSupernet(nn.Module):
