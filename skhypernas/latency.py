@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils import benchmark
 
 from .atomic_files import write_atomically
 
@@ -259,6 +258,10 @@ def time_entries(entries, fold, device, batch_size, n_threads, min_run_time=MIN_
     -------
     dict of str to float
     """
+    # Imported here: torch.utils.benchmark imports the C++ extension builder, which
+    # warns about a missing CUDA toolkit on every CPU-only machine at import time.
+    from torch.utils import benchmark
+
     device = torch.device(device)
     times = {}
     # The modules' random weights and inputs leave the caller's random streams as
@@ -315,6 +318,8 @@ def calibrate(space, table, image_shape, device, n_threads, n_networks=CALIBRATI
         ``predicted_ms`` (unscaled) and ``measured_ms`` per image of each network.
     """
     batch_size = table.host["batch_size"]
+    from torch.utils import benchmark
+
     rng = np.random.RandomState(0)
     networks = []
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
