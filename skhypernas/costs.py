@@ -155,6 +155,12 @@ class FitCosts:
         return columns
 
 
+#: ``latency_table="auto"`` times a space's entries at every fit only up to this many
+#: unless the cost is latency: the DARTS cells name tens, the chain space hundreds (every
+#: operation at every input width), which took more than 400 s on one core.
+AUTO_MAX_ENTRIES = 200
+
+
 def resolve_fit_costs(cost, latency_table, space, image_shape, n_classes, device):
     """The cost model, its scale and the latency table of one fit.
 
@@ -162,8 +168,9 @@ def resolve_fit_costs(cost, latency_table, space, image_shape, n_classes, device
     ----------
     cost : "params", "flops", "latency" or cost model
     latency_table : "auto", None, LatencyTable, dict or path-like
-        "auto" measures a table on ``device`` (or reads it from the cache); a given
-        table is checked against ``space``.
+        "auto" measures a table on ``device`` (or reads it from the cache) when the cost
+        is latency or the space names at most :data:`AUTO_MAX_ENTRIES` entries, else
+        none; a given table is checked against ``space``.
     space : SearchSpace
         Bound to the data.
     image_shape : (int, int, int)
@@ -181,7 +188,8 @@ def resolve_fit_costs(cost, latency_table, space, image_shape, n_classes, device
     """
     table = None
     if isinstance(latency_table, str) and latency_table == "auto":
-        table = measure_latency_table(space, image_shape, n_classes, device=device)
+        if cost == "latency" or len(space.latency_entries()) <= AUTO_MAX_ENTRIES:
+            table = measure_latency_table(space, image_shape, n_classes, device=device)
     elif latency_table is not None:
         table = as_latency_table(latency_table).check(space)
     if isinstance(cost, str):
@@ -213,7 +221,8 @@ COST_PARAMETER_DOCS = {
     "latency_table": """latency_table : "auto", LatencyTable, path-like or None, default="auto"
     The table that predicts latency (the path's ``latency_ms`` and
     ``cost="latency"``): "auto" times the space's operations on the fitting
-    device at the start of ``fit`` (seconds; cached on disk, in
+    device at the start of ``fit`` (a space of many entries, such as the chain
+    space, only with ``cost="latency"``; seconds to minutes; cached on disk, in
     ``$SKHYPERNAS_CACHE_DIR`` or the user's cache folder); a table or its JSON
     file measured elsewhere with :func:`~skhypernas.latency.measure_latency_table`
     (the deployment target), refused if it was measured for other shapes; None
