@@ -33,7 +33,8 @@ REPEATS = 5
 #: Whole networks (the space's random architectures) timed to scale the entries' sum
 #: to what a network takes (docs/benchmarks.md, "Latency tables").
 CALIBRATION_NETWORKS = 3
-#: The format of a table's JSON file.
+#: The format of a table's JSON file, and of what its entries time: part of the disk
+#: cache's key, so that a change to either measures tables again.
 TABLE_VERSION = 1
 
 
@@ -227,8 +228,12 @@ def cpu_model():
 
 def host_description(device, n_threads, batch_size):
     """What a measurement depends on besides the shapes: the key of the disk cache."""
+    from . import __version__
+
     device = torch.device(device)
     host = {
+        "skhypernas": __version__,
+        "table_version": TABLE_VERSION,
         "device": str(device),
         "cpu": cpu_model(),
         "vector_extensions": torch.backends.cpu.get_cpu_capability(),
