@@ -173,7 +173,8 @@ def score_path(clf, X_test, y_test, n_picks, test_all):
     tested = {0, len(path["genotype"]) - 1} | {path_index(path, lam) for lam in decades}
     rows = []
     start = time.perf_counter()
-    picks = fine_tune_picks(path[COST_COLUMNS[clf.cost]], n_picks)
+    usable = [clf.search_space_.collapsed(genotype) is not True for genotype in path["genotype"]]
+    picks = fine_tune_picks(path[COST_COLUMNS[clf.cost]], n_picks, usable)
     for i, genotype in enumerate(path["genotype"]):
         row = dict(
             lambda_min=float(path["lambda_min"][i]),

@@ -234,11 +234,18 @@ def interval_middle(path, index):
     return float(np.sqrt(path["lambda_min"][index] * path["lambda_max"][index]))
 
 
-def fine_tune_picks(n_parameters, k):
+def fine_tune_picks(n_parameters, k, usable=None):
     """Indices of ``k`` path entries spread over its parameter range: those nearest to
-    ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide)."""
-    if k <= 0:
-        return []
+    ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide).
+
+    ``usable`` (bools, one per entry) restricts the picks to those entries: a collapsed
+    search's networks (:meth:`SearchSpace.collapsed
+    <skhypernas.spaces.SearchSpace.collapsed>`) learn nothing however long they train.
+    """
     counts = np.asarray(n_parameters, dtype=float)
+    candidates = np.arange(len(counts)) if usable is None else np.flatnonzero(np.asarray(usable, dtype=bool))
+    if k <= 0 or candidates.size == 0:
+        return []
+    counts = counts[candidates]
     targets = np.geomspace(counts.max(), counts.min(), k)
-    return list(dict.fromkeys(int(np.argmin(np.abs(np.log(counts / t)))) for t in targets))
+    return list(dict.fromkeys(int(candidates[np.argmin(np.abs(np.log(counts / t)))]) for t in targets))
