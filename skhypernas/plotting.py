@@ -55,7 +55,8 @@ def plot_complexity_path(estimator, ax=None, cost=None):
     ax.stairs(path[column], edges, baseline=None, color="tab:blue", linewidth=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("complexity coefficient lambda")
-    ax.set_ylabel(f"{label} of the derived network", color="tab:blue")
+    # The cost's name alone: a longer label ran past the figure's edge for latency.
+    ax.set_ylabel(label, color="tab:blue")
     acc_ax = ax.twinx()
     acc_ax.stairs(path["accuracy"], edges, baseline=None, color="tab:orange", linewidth=1.5, label="held-out accuracy")
     acc_ax.set_ylabel("held-out accuracy (inherited weights)", color="tab:orange")
