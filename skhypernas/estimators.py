@@ -103,7 +103,10 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
         never train on (weight-only warm-up epochs do not count). The last epoch's
         state is kept. None searches all ``max_epochs``.
     checkpoint_dir : path-like or None, default=None
-        Where the search writes a checkpoint after every epoch (atomically).
+        Where the search writes a checkpoint after every epoch (atomically). A
+        folder that cannot be written is an ``OSError`` before the search starts; a
+        checkpoint that fails later (a full disk) warns once, keeps the last good
+        file, is retried at the next epoch, and the search goes on.
     warm_start : bool, default=False
         With ``checkpoint_dir``: resume the search from its checkpoint, if one
         exists, and reach the result an uninterrupted search would have reached.
@@ -256,7 +259,9 @@ class HyperDARTSClassifier(SearchEstimatorMixin, persistence.PersistenceMixin, N
     # -- fitting -----------------------------------------------------------------
 
     def _make_hypernet(self, space):
-        return PiecewiseLinearHypernet(space.arch_shape, self.lambda_range, self.n_knots)
+        return PiecewiseLinearHypernet(
+            space.arch_shape, self.lambda_range, self.n_knots, option_mask=space.option_mask()
+        )
 
     def _check_lambda_range(self):
         try:
