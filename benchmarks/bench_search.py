@@ -171,7 +171,7 @@ def measure_chain(args):
     device = torch.device(args.device)
     space = ChainSpace().bind(args.in_channels, args.n_classes)
     supernet = space.supernet().to(device)
-    hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-8, 1e-4)).to(device)
+    hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-8, 1e-4), option_mask=space.option_mask()).to(device)
     shape = (args.batch_size, args.in_channels, args.size, args.size)
     x, xv = torch.randn(shape, device=device), torch.randn(shape, device=device)
     y = torch.randint(0, args.n_classes, (args.batch_size,), device=device)

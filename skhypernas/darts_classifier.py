@@ -1,5 +1,6 @@
 """Plain DARTS as a scikit-learn estimator: the baseline the method is compared with."""
 
+import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
@@ -194,14 +195,16 @@ class DARTSClassifier(SearchEstimatorMixin, _ArchitectureNetworkMixin, NetworkCl
         with seeded_torch(rng, self.device_, self.deterministic):
             supernet = _to_device(space.supernet(), self.device_)
             # One knot: alpha is a free parameter whatever lambda is, so any range does.
-            hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-10, 1e-6), n_knots=1)
+            hypernet = PiecewiseLinearHypernet(
+                space.arch_shape, (1e-10, 1e-6), n_knots=1, option_mask=space.option_mask()
+            )
             n_train, n_val = len(data.x_train), len(data.x_val)
             regulariser = costs.regulariser(space)
             search = BilevelSearch(supernet, hypernet.to(self.device_), settings, rng, n_train, n_val, regulariser)
             reporter = Reporter(self.verbose, self.max_epochs, "search", self.max_time)
             self.history_ = search.run(data.x_train, data.y_train, data.x_val, data.y_val, reporter)
             self.supernet_ = supernet
-            self.alpha_ = hypernet.anchors[0].detach().cpu().numpy()
+            self.alpha_ = hypernet.knot_anchors()[0].astype(np.float32)  # blocked options masked
             self.genotype_ = architecture_at(space, hypernet.knot_anchors(), 0.0)
             self.retrain_history_ = []
             if self.retrain_epochs:

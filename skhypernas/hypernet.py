@@ -12,6 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
+#: The logit of an option a decision may not take: finite (the path's envelope
+#: arithmetic subtracts logits), and far below any learned one, so that its softmax
+#: weight is exactly 0 in float32 and bfloat16.
+MASKED = -1e4
+
 
 class PiecewiseLinearHypernet(nn.Module):
     """``alpha(lambda)``: linear interpolation between anchors at knots in log-lambda.
@@ -30,15 +35,23 @@ class PiecewiseLinearHypernet(nn.Module):
         a constant ``alpha`` (DARTS).
     init_scale : float
         Standard deviation of the anchors' initial values (DARTS: 1e-3).
+    option_mask : bool array of ``arch_shape`` or None
+        The options a decision may take (the space's :meth:`option_mask
+        <skhypernas.spaces.SearchSpace.option_mask>`): the others' logits are
+        :data:`MASKED`, so that no softmax, sample or argmax ever picks them. None:
+        every option.
     """
 
-    def __init__(self, arch_shape, lambda_range, n_knots=None, init_scale=1e-3):
+    def __init__(self, arch_shape, lambda_range, n_knots=None, init_scale=1e-3, option_mask=None):
         super().__init__()
         self.log_range = tuple(math.log10(v) for v in lambda_range)
         if n_knots is None:
             n_knots = max(2, round(self.log_range[1] - self.log_range[0]) + 1)
         self.n_knots = int(n_knots)
         self.anchors = nn.Parameter(init_scale * torch.randn(self.n_knots, *arch_shape))
+        # Not a buffer: the space gives it again whenever a hypernetwork is made (also
+        # on the meta device, where loading makes them), so files do not carry it.
+        self.blocked = None if option_mask is None else ~np.asarray(option_mask, dtype=bool)
 
     def normalise(self, lam):
         """``s`` of lambda, clamped to [0, 1]."""
@@ -48,11 +61,15 @@ class PiecewiseLinearHypernet(nn.Module):
     def forward(self, lam):
         lam = torch.as_tensor(lam, dtype=self.anchors.dtype, device=self.anchors.device)
         if self.n_knots == 1:
-            return self.anchors[0].expand(*lam.shape, *self.anchors.shape[1:])
-        pos = self.normalise(lam) * (self.n_knots - 1)
-        k = pos.floor().clamp(max=self.n_knots - 2).long()
-        u = (pos - k).view(*pos.shape, *[1] * (self.anchors.dim() - 1))
-        return (1 - u) * self.anchors[k] + u * self.anchors[k + 1]
+            alpha = self.anchors[0].expand(*lam.shape, *self.anchors.shape[1:])
+        else:
+            pos = self.normalise(lam) * (self.n_knots - 1)
+            k = pos.floor().clamp(max=self.n_knots - 2).long()
+            u = (pos - k).view(*pos.shape, *[1] * (self.anchors.dim() - 1))
+            alpha = (1 - u) * self.anchors[k] + u * self.anchors[k + 1]
+        if self.blocked is None:
+            return alpha
+        return alpha.masked_fill(torch.as_tensor(self.blocked, device=alpha.device), MASKED)
 
     def knot_anchors(self):
         """The anchors as a float64 array ``(n_knots, *arch_shape)``.
@@ -60,6 +77,8 @@ class PiecewiseLinearHypernet(nn.Module):
         A single knot is returned twice: a flat segment over the whole range.
         """
         anchors = self.anchors.detach().cpu().double().numpy()
+        if self.blocked is not None:
+            anchors = np.where(self.blocked, MASKED, anchors)
         return np.repeat(anchors, 2, axis=0) if self.n_knots == 1 else anchors
 
     def lambda_of(self, s):

@@ -34,8 +34,12 @@ REPEATS = 5
 #: to what a network takes (docs/benchmarks.md, "Latency tables").
 CALIBRATION_NETWORKS = 3
 #: The format of a table's JSON file, and of what its entries time: part of the disk
-#: cache's key, so that a change to either measures tables again.
-TABLE_VERSION = 1
+#: cache's key, so that a change to either measures tables again (2: the chain
+#: space's entries run channels-last, as its networks now do).
+TABLE_VERSION = 2
+#: Versions whose files read: 1 has the same fields (its chain entries were timed in
+#: torch's default layout), so models saved with one still load.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,8 +183,8 @@ class LatencyTable:
     def from_dict(cls, data):
         """Inverse of :meth:`to_dict`."""
         try:
-            if data.get("version") != TABLE_VERSION:
-                raise ValueError(f"version {data.get('version')!r}, this skhypernas reads {TABLE_VERSION}")
+            if data.get("version") not in READABLE_VERSIONS:
+                raise ValueError(f"version {data.get('version')!r}, this skhypernas reads {READABLE_VERSIONS}")
             return cls(data["ms"], data["shapes"], data["host"], data["scale"])
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a latency table ({type(exc).__name__}: {exc})") from None

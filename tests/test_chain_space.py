@@ -9,9 +9,11 @@ from sklearn.datasets import load_digits
 
 import skhypernas
 from skhypernas import ArchitectureClassifier, HyperDARTSClassifier, RandomArchitectureClassifier
+from skhypernas.hypernet import PiecewiseLinearHypernet
 from skhypernas.inference import fold_batch_norms
 from skhypernas.plain_cnn import PlainCNN, plain_cnn_parameters
 from skhypernas.spaces import ChainArchitecture, ChainSpace, as_architecture
+from skhypernas.spaces.base import space_from_dict
 
 TINY_SPACE = ChainSpace(stages=(1, 2), widths=(4, 6), multipliers=(0.5, 1.0))
 
@@ -39,7 +41,8 @@ def test_the_default_space_spans_5k_to_150k_parameters():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_a_derived_member_computes_the_supernet_at_its_one_hot_choice(seed):
     torch.manual_seed(seed)
-    space = ChainSpace(widths=(8, 12), multipliers=(0.25, 0.5, 1.0)).bind(2, 3)
+    stem = "conv_3x3" if seed < 2 else None  # a fixed stem, and a first layer of any operation
+    space = ChainSpace(widths=(8, 12), multipliers=(0.25, 0.5, 1.0), stem_operation=stem).bind(2, 3)
     supernet = space.supernet()
     with torch.no_grad():  # non-trivial batch-norm affine parameters
         for p in supernet.parameters():
@@ -106,6 +109,24 @@ def test_the_path_costs_are_the_derived_networks_counts(chain_search):
     for genotype, count in zip(path["genotype"], path["n_parameters"]):
         net = chain_search.search_space_.derive(chain_search.supernet_, genotype)
         assert count == sum(p.numel() for p in net.parameters())
+
+
+def test_the_stem_chooses_only_the_width_of_its_convolution(chain_search):
+    space = ChainSpace().bind(1, 10)
+    mask = space.option_mask()
+    assert mask.shape == space.arch_shape and mask[1:].all()
+    assert [space.options(0)[k] for k in np.flatnonzero(mask[0])] == [("conv_3x3", w) for w in (12, 18, 24, 36, 48)]
+    hypernet = PiecewiseLinearHypernet(space.arch_shape, (1e-8, 1e-4), init_scale=1.0, option_mask=mask)
+    probs = torch.softmax(hypernet(torch.tensor([1e-8, 1e-6])), -1)
+    assert (probs[:, 0][:, ~mask[0]] == 0).all() and (hypernet.knot_anchors()[:, 0, ~mask[0]] < -1e3).all()
+    rng = np.random.RandomState(0)
+    assert all(space.random_architecture(rng).layers[0][0] == "conv_3x3" for _ in range(50))
+    assert all(g.layers[0][0] == "conv_3x3" for g in chain_search.complexity_path_["genotype"])
+    # A space saved before the stem was fixed searched its first layer freely.
+    old = {k: v for k, v in ChainSpace().to_dict().items() if k != "stem_operation"}
+    assert space_from_dict(old).stem_operation is None and space_from_dict(old).option_mask() is None
+    with pytest.raises(ValueError, match="stem_operation"):
+        ChainSpace(stem_operation="conv_7x7")
 
 
 def test_chain_models_predict_save_load_fold_and_fine_tune(chain_search, digits, tmp_path):

@@ -107,6 +107,10 @@ def test_what_is_not_a_table_is_refused(tmp_path):
     (tmp_path / "old.json").write_text(json.dumps({"version": 99, "ms": {}}))
     with pytest.raises(ValueError, match="not a latency table .*version 99"):
         as_latency_table(tmp_path / "old.json")
+    # Version 1 had the same fields: models saved with such a table still load.
+    older = dict(fake_table(SPACE.bind(1, 3, image_size=(8, 8))).to_dict(), version=1)
+    (tmp_path / "v1.json").write_text(json.dumps(older))
+    assert as_latency_table(tmp_path / "v1.json").ms == older["ms"]
     with pytest.raises(TypeError, match="a latency table is a LatencyTable"):
         as_latency_table(3)
     with pytest.raises(ValueError, match="image_shape must be"):

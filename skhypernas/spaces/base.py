@@ -114,6 +114,12 @@ class SearchSpace(abc.ABC):
     def random_architecture(self, rng, **options):
         """An architecture drawn with ``rng`` (a ``numpy.random.RandomState``)."""
 
+    def option_mask(self):
+        """Which options each decision may take: a bool array of :attr:`arch_shape`, or
+        None (the default) where every decision may take every option. The
+        hypernetwork never gives a blocked option weight, so searches and paths skip it."""
+        return None
+
     def argmax_architecture(self, alpha):
         """The architecture that keeps the largest logit of every decision of ``alpha``."""
         return self.architecture(np.asarray(alpha).argmax(axis=-1))
@@ -176,6 +182,12 @@ class SearchSpace(abc.ABC):
         """The space as plain values, tagged with its name (see :func:`space_from_dict`)."""
         return {"name": self.name, **dataclasses.asdict(self)}
 
+    @classmethod
+    def from_dict(cls, data):
+        """Inverse of :meth:`to_dict` without the name; a space whose fields grew reads
+        older dicts here."""
+        return cls(**data)
+
 
 def check_cost_kind(kind):
     """``kind`` if a space can price it: a name of :data:`COST_KINDS` or a latency table.
@@ -212,7 +224,7 @@ def space_from_dict(data):
     name = data.pop("name", None)
     if name not in SPACES:
         raise ValueError(f"unknown search space {name!r}; known: {sorted(SPACES)}")
-    return SPACES[name](**data)
+    return SPACES[name].from_dict(data)
 
 
 def resolve_space(search_space):

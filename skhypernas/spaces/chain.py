@@ -4,11 +4,12 @@ Stages of layers, a 2x2 max-pool after each stage, global average pooling and a 
 classifier (FBNet's, ProxylessNAS' and once-for-all's kind of space). Every layer makes
 one decision among ``1 + len(OPERATIONS) * len(multipliers)`` options: ``skip`` (the
 identity: the layer's output keeps its input's width), or an operation at a width, a
-multiplier of its stage's largest width. The first layer reads the image; it is the
-stem and chooses like the others. Derived networks are ``nn.Sequential`` stacks of
-convolutions, batch norms and ReLUs, which CPUs run as a handful of large kernels; the
-plain CNN of :mod:`~skhypernas.plain_cnn` is a member at every width whose
-two stages' widths are options (12, 24 and 36 by default, and 48).
+multiplier of its stage's largest width. The first layer reads the image: it is the
+stem, a 3x3 convolution choosing only its width by default (``stem_operation``).
+Derived networks are ``nn.Sequential`` stacks of convolutions, batch norms and ReLUs,
+which CPUs run as a handful of large kernels; the plain CNN of
+:mod:`~skhypernas.plain_cnn` is a member at every width whose two stages' widths are
+options (12, 24 and 36 by default, and 48).
 
 Widths share weights: one tensor per operation and layer at its largest widths serves
 every width (:mod:`~skhypernas.spaces.chain_ops`). A layer's cost depends on its input
@@ -103,6 +104,13 @@ class ChainSpace(SearchSpace):
         A layer's widths, as fractions of its stage's largest (rounded, at least 1).
         The defaults span about 5K to 150K parameters on 28x28 one-channel images
         with ten classes, and make the plain CNN of widths 12, 24, 36 and 48 members.
+    stem_operation : str or None, default="conv_3x3"
+        The first layer's operation (one of :data:`OPERATIONS`): the stem chooses only
+        its width. On an image of few channels the cheaper operations are all but empty
+        (a separable convolution of a one-channel image is a single 3x3 filter), and a
+        search under a cost drifts to them; every space FBNet, ProxylessNAS and
+        once-for-all search fixes its stem likewise. None: the first layer chooses
+        like the others (never ``skip``: it reads the image).
     in_channels, n_classes : int, default=1, 10
         Set from the data by :meth:`bind`.
     image_size : (int, int) or None, default=None
@@ -115,6 +123,7 @@ class ChainSpace(SearchSpace):
     stages: tuple = (2, 2)
     widths: tuple = (48, 96)
     multipliers: tuple = (0.25, 0.375, 0.5, 0.75, 1.0)
+    stem_operation: str = "conv_3x3"
     in_channels: int = 1
     n_classes: int = 10
     image_size: tuple = None
@@ -130,6 +139,15 @@ class ChainSpace(SearchSpace):
             raise ValueError("ChainSpace: stages need a layer each, widths must be positive and non-decreasing")
         if not self.multipliers or not all(0 < m <= 1 for m in self.multipliers):
             raise ValueError(f"ChainSpace: multipliers must lie in (0, 1]; got {self.multipliers}")
+        if self.stem_operation is not None and self.stem_operation not in OPERATIONS:
+            raise ValueError(
+                f"ChainSpace: stem_operation must be one of {OPERATIONS} or None; got {self.stem_operation!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, data):
+        # Spaces saved before the stem was fixed searched their first layer freely.
+        return cls(**{"stem_operation": None, **data})
 
     @classmethod
     def for_architecture(cls, architecture, **shape):
@@ -164,9 +182,28 @@ class ChainSpace(SearchSpace):
 
     def options(self, layer):
         """Layer ``layer``'s options, in ``alpha`` order: ``("skip", None)``, then every
-        operation at every width of its stage."""
-        widths = self.stage_widths(self.layer_stage[layer])
-        return [("skip", None)] + [(op, w) for op in OPERATIONS for w in widths]
+        operation at every width of its stage (the stem's blocked ones too:
+        :meth:`option_mask`)."""
+        return self._options[layer]
+
+    @functools.cached_property
+    def _options(self):
+        # Per layer, made once: the supernet's discrete steps look options up every step.
+        return tuple(
+            (("skip", None),) + tuple((op, w) for op in OPERATIONS for w in self.stage_widths(stage))
+            for stage in self.layer_stage
+        )
+
+    def allowed(self, layer):
+        """Whether each of layer ``layer``'s options may be chosen (in :meth:`options` order)."""
+        if layer > 0:
+            return [True] * len(self.options(layer))
+        return [op != "skip" and self.stem_operation in (None, op) for op, _ in self.options(0)]
+
+    def option_mask(self):
+        if self.stem_operation is None:
+            return None  # the first layer never skips, but None keeps older searches' draws
+        return np.array([self.allowed(layer) for layer in range(self.n_layers)])
 
     @property
     def arch_shape(self):
@@ -194,8 +231,11 @@ class ChainSpace(SearchSpace):
             options = self.options(i)
             if i > 0 and rng.uniform() < p_parameter_free:
                 layers.append(options[0])
-            else:
+            elif i > 0 or self.stem_operation is None:
                 layers.append(options[1 + rng.randint(len(options) - 1)])
+            else:
+                stem = [option for option, ok in zip(options, self.allowed(0)) if ok]
+                layers.append(stem[rng.randint(len(stem))])
         return ChainArchitecture(tuple(layers), self.stages)
 
     def collapsed(self, architecture):
@@ -209,34 +249,31 @@ class ChainSpace(SearchSpace):
         return ChainSupernet(self)
 
     def build(self, architecture):
-        layers = []
-        for (op, _), (a, b) in zip(architecture.layers, architecture.widths(self.in_channels)):
-            layers += build_layers(op, a, b)
-        return self._assemble(architecture, layers, architecture.widths(self.in_channels)[-1][1])
+        widths = architecture.widths(self.in_channels)
+        layers = [build_layers(op, a, b) for (op, _), (a, b) in zip(architecture.layers, widths)]
+        return self._assemble(architecture, layers, nn.Linear(widths[-1][1], self.n_classes))
 
     def derive(self, supernet, architecture):
         self.choices(architecture)  # a clear error for a layer this space does not offer
-        layers = []
-        for (op, _), (a, b), layer in zip(architecture.layers, architecture.widths(self.in_channels), supernet.layers):
-            if op != "skip":
-                layers += layer[OPERATIONS.index(op)].derive(a, b)
-        head = nn.Linear(architecture.widths(self.in_channels)[-1][1], self.n_classes)
-        b = head.in_features
+        widths = architecture.widths(self.in_channels)
+        layers = [
+            [] if op == "skip" else layer[OPERATIONS.index(op)].derive(a, b)
+            for (op, _), (a, b), layer in zip(architecture.layers, widths, supernet.layers)
+        ]
+        b = widths[-1][1]
+        head = nn.Linear(b, self.n_classes)
         head.weight = nn.Parameter(supernet.head.weight[:, :b].detach().clone())
         head.bias = nn.Parameter(supernet.head.bias.detach().clone())
-        return self._assemble(architecture, layers, b, head)
+        return self._assemble(architecture, layers, head)
 
-    def _assemble(self, architecture, layers, last_width, head=None):
-        """The layers with a max-pool after each stage, then pooling and the classifier."""
-        modules, pos = [], 0
-        per_layer = [len(build_layers(op, 1, 1)) for op, _ in architecture.layers]
-        for n in architecture.stages:
-            count = sum(per_layer[pos : pos + n])
-            modules += layers[:count]
-            layers = layers[count:]
-            modules.append(nn.MaxPool2d(2, ceil_mode=True))
-            pos += n
-        head = nn.Linear(last_width, self.n_classes) if head is None else head
+    def _assemble(self, architecture, layers, head):
+        """Each layer's modules (a list per layer) with a max-pool after each stage, then
+        pooling and the classifier ``head``."""
+        modules, ends = [], set((np.cumsum(architecture.stages) - 1).tolist())
+        for index, layer in enumerate(layers):
+            modules += layer
+            if index in ends:
+                modules.append(nn.MaxPool2d(2, ceil_mode=True))
         return ChainNetwork(*modules, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
 
     # -- costs ---------------------------------------------------------------------
@@ -277,7 +314,8 @@ class ChainSpace(SearchSpace):
     def latency_entries(self):
         """Every operation at every input width it can meet, output width and stage
         size, each stage's max-pool at every width, and the classifier at every width,
-        in torch's default layout, as the derived network runs them."""
+        channels-last, as the derived network runs them (its first layer's input is
+        the image, the same tensor in either layout)."""
         from ..latency import LatencyEntry
 
         entries, grid = {}, self.width_grid()
@@ -287,18 +325,18 @@ class ChainSpace(SearchSpace):
                 for a in grid:
                     key = _layer_key(op, a, b, (height, width))
                     entries[key] = LatencyEntry(
-                        key, functools.partial(_layers, op, a, b), [(a, height, width)], channels_last=False
+                        key, functools.partial(_layers, op, a, b), [(a, height, width)], channels_last=True
                     )
         for stage in range(len(self.stages)):
             size = self._stage_size(stage)
             for b in grid:
                 key = _pool_key(b, size)
-                entries[key] = LatencyEntry(key, _pool, [(b, *size)], channels_last=False)
+                entries[key] = LatencyEntry(key, _pool, [(b, *size)], channels_last=True)
         for b in grid:
             size = self._stage_size(len(self.stages))
             key = _head_key(b, self.n_classes, size)
             entries[key] = LatencyEntry(
-                key, functools.partial(_head, b, self.n_classes), [(b, *size)], channels_last=False
+                key, functools.partial(_head, b, self.n_classes), [(b, *size)], channels_last=True
             )
         return list(entries.values())
 
@@ -376,7 +414,22 @@ class _Prices:
 
 
 class ChainNetwork(nn.Sequential):
-    """A derived chain network: plain layers in sequence."""
+    """A derived chain network: plain layers in sequence, run channels-last."""
+
+    def forward(self, x):
+        for index, module in enumerate(self):
+            x = module(x)
+            if index == 0:
+                x = _channels_last(x)
+        return x
+
+
+def _channels_last(x):
+    # Channels-last runs the depthwise convolutions several times faster on the CPU,
+    # and the plain ones about a quarter faster (docs/benchmarks.md, "The chain space's
+    # recipe"); every layer keeps its input's layout. Set after the first convolution:
+    # with one input channel both layouts are the same tensor, and torch reads it as NCHW.
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 @functools.lru_cache(maxsize=32)
@@ -430,6 +483,11 @@ class ChainSupernet(nn.Module):
             layers.append(nn.ModuleList(make_op(op, a_max, b_max) for op in OPERATIONS))
             a_max = b_max
         self.layers = nn.ModuleList(layers)
+        # The operations a mixture runs per layer: a fixed stem's others have weight 0.
+        self.active = [
+            [k for k, op in enumerate(OPERATIONS) if layer > 0 or space.stem_operation in (None, op)]
+            for layer in range(space.n_layers)
+        ]
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.head = nn.Linear(space.widths[-1], space.n_classes)
 
@@ -453,12 +511,13 @@ class ChainSupernet(nn.Module):
             masks, hidden_masks = self._masks(layer, x.device)
             skip = p[..., 0].reshape(-1, 1, 1, 1) if p.dim() > 1 else p[0]
             out = skip * _pad_channels(x, b_max)
-            for k, op in enumerate(ops):
+            for k in self.active[layer]:
+                op = ops[k]
                 pk = p[..., 1 + k * n_widths : 1 + (k + 1) * n_widths]
                 mask = _per_channel(pk @ masks.to(pk.dtype))
                 hidden = _per_channel(pk @ hidden_masks.to(pk.dtype)) if isinstance(op, InvertedBottleneck) else None
                 out = out + op.full(x, hidden) * mask
-            x = out
+            x = _channels_last(out) if layer == 0 else out
             if layer + 1 in stage_end:
                 x = self.pool(x)
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
@@ -475,6 +534,8 @@ class ChainSupernet(nn.Module):
             else:
                 x = w * ops[OPERATIONS.index(op)].sliced(x, a, b)
                 a = b
+            if layer == 0:
+                x = _channels_last(x)
             if layer + 1 in stage_end:
                 x = self.pool(x)
         pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
