@@ -238,9 +238,9 @@ def fine_tune_picks(n_parameters, k, usable=None):
     """Indices of ``k`` path entries spread over its parameter range: those nearest to
     ``k`` log-spaced counts from the largest to the smallest (fewer where they coincide).
 
-    ``usable`` (bools, one per entry) restricts the picks to those entries: a collapsed
-    search's networks (:meth:`SearchSpace.collapsed
-    <skhypernas.spaces.SearchSpace.collapsed>`) learn nothing however long they train.
+    ``usable`` (bools, one per entry) restricts the picks to those entries (the main
+    job leaves out networks no better than a guess: they learn nothing however long
+    they train).
     """
     counts = np.asarray(n_parameters, dtype=float)
     candidates = np.arange(len(counts)) if usable is None else np.flatnonzero(np.asarray(usable, dtype=bool))

@@ -68,7 +68,7 @@ def test_fine_tune_picks_spread_over_the_parameter_range():
     assert fine_tune_picks(counts, 1) == [0]
     assert fine_tune_picks(counts, 0) == []
     assert fine_tune_picks([5000, 5000], 3) == [0]
-    # A collapsed search's entries (the path's high end under a latency cost) are never picked.
+    # Entries left out (networks no better than a guess) are never picked.
     usable = [True, True, True, True, False, False]
     assert fine_tune_picks(counts, 3, usable) == [0, 2, 3]
     assert fine_tune_picks(counts, 3, [False] * 6) == []

@@ -150,8 +150,7 @@ def hyperdarts_inherited(s, family, search, X_test, y_test, lambdas, k):
     clf, seconds = fitted["estimator"][0], float(fitted["fit_time"][0])
     path = clf.complexity_path_
     # Spread over the path's parameter range, listed by lambda as the complexity check reads them.
-    usable = [clf.search_space_.collapsed(genotype) is not True for genotype in path["genotype"]]
-    picks = sorted(interval_middle(path, i) for i in fine_tune_picks(path["n_parameters"], k, usable))
+    picks = sorted(interval_middle(path, i) for i in fine_tune_picks(path["n_parameters"], k))
     accuracy = {}  # path entries with one genotype share their network: score each once
 
     def row(lam, setting):
