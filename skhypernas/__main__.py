@@ -46,6 +46,14 @@ def parse_args(argv=None):
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--channels", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument(
+        "--lambda-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="the lambdas the path spans (default: the preset's); a cost other than parameters may need another",
+    )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("results"))
     parser.add_argument("--test-all", action="store_true", help="score every path entry on the test set")
@@ -78,6 +86,8 @@ def parse_args(argv=None):
         parser.error("--channels shapes the darts space only")
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must be at least 0")
+    if args.lambda_range is not None and not 0 < args.lambda_range[0] < args.lambda_range[1]:
+        parser.error("--lambda-range needs 0 < LOW < HIGH")
     budget = TIME_BUDGETS[args.dataset] if args.time_budget is None else args.time_budget or None
     return args, budget
 
@@ -88,7 +98,7 @@ def search_settings(args, budget):
     Parameters
     ----------
     args : argparse.Namespace
-        From :func:`parse_args`; its ``max_epochs``, ``channels`` and ``lr`` override.
+        From :func:`parse_args`; its ``max_epochs``, ``channels``, ``lr`` and ``lambda_range`` override.
     budget : float or None
 
     Returns
@@ -106,6 +116,8 @@ def search_settings(args, budget):
     for name in ("max_epochs", "channels", "lr"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
+    if args.lambda_range is not None:
+        params["lambda_range"] = tuple(args.lambda_range)
     params["cost"] = args.cost
     if args.latency_table is not None:
         params["latency_table"] = str(args.latency_table)

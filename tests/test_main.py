@@ -3,6 +3,7 @@
 import json
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -82,3 +83,13 @@ def test_main_job_prices_the_cost_it_is_given(tmp_path, capsys):
     assert summary["latency_table"]["batch_size"] == 256
     assert all(row["latency_ms"] > 0 and row["n_flops"] > 0 for row in summary["path"])
     assert "ms/image" in capsys.readouterr().out
+
+
+def test_lambda_range_overrides_the_preset_and_bad_ones_are_refused(capsys):
+    from skhypernas.__main__ import parse_args, search_settings
+
+    args, budget = parse_args(["--search-space", "chain", "--cost", "latency", "--lambda-range", "1e-10", "1e-8"])
+    assert search_settings(args, budget)["lambda_range"] == (1e-10, 1e-8)
+    with pytest.raises(SystemExit):
+        parse_args(["--lambda-range", "1e-6", "1e-8"])
+    assert "--lambda-range needs 0 < LOW < HIGH" in capsys.readouterr().err
