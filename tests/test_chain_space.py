@@ -59,6 +59,23 @@ def test_a_derived_member_computes_the_supernet_at_its_one_hot_choice(seed):
     assert sum(p.numel() for p in derived.parameters()) == space.n_parameters(arch)
 
 
+@pytest.mark.parametrize("first", ["conv_3x3", "sep_conv_3x3"])
+def test_derived_networks_run_channels_last_after_the_image(first):
+    # Depthwise convolutions run several times faster channels-last on the CPU; a
+    # separable first layer's depthwise part outputs one channel, which torch reads as NCHW.
+    space = ChainSpace(widths=(8, 12), multipliers=(0.5, 1.0), stem_operation=None).bind(1, 3)
+    arch = ChainArchitecture(((first, 8), ("sep_conv_5x5", 4), ("conv_3x3", 12), ("skip", None)), (2, 2))
+    net = space.build(arch)
+    layouts = []
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.in_channels > 1:
+            module.register_forward_hook(
+                lambda m, inputs, out: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+            )
+    net(torch.randn(2, 1, 9, 9))
+    assert len(layouts) >= 3 and all(layouts)
+
+
 def test_expected_parameters_equal_the_enumeration_and_are_differentiable():
     space = TINY_SPACE.bind(2, 3)
     torch.manual_seed(0)

@@ -417,9 +417,11 @@ class ChainNetwork(nn.Sequential):
     """A derived chain network: plain layers in sequence, run channels-last."""
 
     def forward(self, x):
-        for index, module in enumerate(self):
+        for module in self:
             x = module(x)
-            if index == 0:
+            if x.dim() == 4 and x.shape[1] > 1:
+                # A no-op once a tensor is channels-last; a first layer of one channel
+                # (a separable convolution's depthwise part on a gray image) is not yet.
                 x = _channels_last(x)
         return x
 
