@@ -14,7 +14,7 @@ timed in the same process, repetitions interleaved, on random 1x28x28 images:
 
 The plain CNN (``skhypernas.plain_cnn.PlainCNN``) runs as a user would write it, in
 torch's default layout. ``--search-space chain`` times six architectures spread over
-the chain run's path (``docs/results/fashion-mnist-cpu-chain``), each against the plain
+the chain run's path (``docs/results/fashion-mnist-cpu-chain``, or ``--chain-path``), each against the plain
 CNN of the nearest parameter count. ``ratio`` is derived / plain for img/s, so 1 is parity.
 Prints the host's CPU model and vector extensions. Not part of the test suite.
 """
@@ -87,13 +87,13 @@ def networks():
     return out
 
 
-def chain_networks(count=6):
-    """``count`` architectures spread over the chain run's path, each beside the plain
-    CNN of the nearest parameter count."""
+def chain_networks(count=6, path_file=CHAIN_PATH):
+    """``count`` architectures spread over a chain run's path (``path_file``), each beside
+    the plain CNN of the nearest parameter count."""
     from skhypernas.plain_cnn import plain_cnn_parameters
     from skhypernas.spaces import ChainSpace, as_architecture
 
-    path = json.loads(CHAIN_PATH.read_text())["path"]
+    path = json.loads(Path(path_file).read_text())["path"]
     space = ChainSpace().bind(1, 10)
     entries = sorted({r["genotype"]: r for r in path}.values(), key=lambda r: r["n_parameters"])
     picks = [entries[round(i)] for i in np.linspace(0, len(entries) - 1, count)]
@@ -117,9 +117,12 @@ def main(argv=None):
         default="darts",
         help="chain: architectures of the chain run's path (docs/results/fashion-mnist-cpu-chain)",
     )
+    parser.add_argument(
+        "--chain-path", type=Path, default=CHAIN_PATH, help="the complexity_path.json of another chain run"
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    nets = networks() if args.search_space == "darts" else chain_networks()
+    nets = networks() if args.search_space == "darts" else chain_networks(path_file=args.chain_path)
     x, y = torch.randn(args.batch_size, 1, 28, 28), torch.randint(0, 10, (args.batch_size,))
     images = torch.randn(PREDICT_BATCH, 1, 28, 28)
     optimizers = {k: torch.optim.SGD(n.parameters(), 0.01, momentum=0.9) for k, n in nets.items()}
