@@ -194,11 +194,14 @@ class ChainSpace(SearchSpace):
             for stage in self.layer_stage
         )
 
+    def operations(self, layer):
+        """The operations layer ``layer`` may run: the stem's alone at a fixed stem."""
+        return (self.stem_operation,) if layer == 0 and self.stem_operation is not None else OPERATIONS
+
     def allowed(self, layer):
-        """Whether each of layer ``layer``'s options may be chosen (in :meth:`options` order)."""
-        if layer > 0:
-            return [True] * len(self.options(layer))
-        return [op != "skip" and self.stem_operation in (None, op) for op, _ in self.options(0)]
+        """Whether each of layer ``layer``'s options may be chosen (in :meth:`options` order);
+        the first layer never skips."""
+        return [(layer > 0 and op == "skip") or op in self.operations(layer) for op, _ in self.options(layer)]
 
     def option_mask(self):
         if self.stem_operation is None:
@@ -486,10 +489,7 @@ class ChainSupernet(nn.Module):
             a_max = b_max
         self.layers = nn.ModuleList(layers)
         # The operations a mixture runs per layer: a fixed stem's others have weight 0.
-        self.active = [
-            [k for k, op in enumerate(OPERATIONS) if layer > 0 or space.stem_operation in (None, op)]
-            for layer in range(space.n_layers)
-        ]
+        self.active = [[OPERATIONS.index(op) for op in space.operations(layer)] for layer in range(space.n_layers)]
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.head = nn.Linear(space.widths[-1], space.n_classes)
 
