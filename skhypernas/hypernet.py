@@ -42,6 +42,10 @@ class PiecewiseLinearHypernet(nn.Module):
         every option.
     """
 
+    #: Blocked options (the inverse of ``option_mask``); the class's None also serves
+    #: hypernetworks pickled before masks existed.
+    blocked = None
+
     def __init__(self, arch_shape, lambda_range, n_knots=None, init_scale=1e-3, option_mask=None):
         super().__init__()
         self.log_range = tuple(math.log10(v) for v in lambda_range)
@@ -52,6 +56,7 @@ class PiecewiseLinearHypernet(nn.Module):
         # Not a buffer: the space gives it again whenever a hypernetwork is made (also
         # on the meta device, where loading makes them), so files do not carry it.
         self.blocked = None if option_mask is None else ~np.asarray(option_mask, dtype=bool)
+        self._blocked_on = {}  # the mask as a tensor, per device: forward runs every step
 
     def normalise(self, lam):
         """``s`` of lambda, clamped to [0, 1]."""
@@ -69,7 +74,9 @@ class PiecewiseLinearHypernet(nn.Module):
             alpha = (1 - u) * self.anchors[k] + u * self.anchors[k + 1]
         if self.blocked is None:
             return alpha
-        return alpha.masked_fill(torch.as_tensor(self.blocked, device=alpha.device), MASKED)
+        if alpha.device not in self._blocked_on:
+            self._blocked_on[alpha.device] = torch.as_tensor(self.blocked, device=alpha.device)
+        return alpha.masked_fill(self._blocked_on[alpha.device], MASKED)
 
     def knot_anchors(self):
         """The anchors as a float64 array ``(n_knots, *arch_shape)``.
