@@ -57,11 +57,17 @@ def measure(clf, lambdas, X, rounds):
     ``network_`` for its turn, so that its inference form, built by its first call, is
     reused as ``predict`` reuses it; no copies of the estimator.
     """
-    networks = []
-    for lam in lambdas:
-        networks.append(clf.set_complexity(lam).network_)
-        clf.predict_proba(X)  # builds the inference form: not what the table predicts
-    times = np.empty((rounds, len(lambdas)))
+    return time_predictions(clf, [clf.set_complexity(lam).network_ for lam in lambdas], X, rounds)
+
+
+def time_predictions(clf, networks, X, rounds):
+    """Median over interleaved rounds of ``clf.predict_proba`` with each of ``networks``
+    in ``network_``, ms per image; each network's first call (it builds the inference
+    form, which the table does not predict) is not timed."""
+    for network in networks:
+        clf.network_ = network
+        clf.predict_proba(X)
+    times = np.empty((rounds, len(networks)))
     for r in range(rounds):
         for k, network in enumerate(networks):
             clf.network_ = network

@@ -22,11 +22,11 @@ of either path, the best held-out accuracy each path offers at that latency or l
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_latency_table import time_predictions  # run as a script: benchmarks/ is on the path
 from scipy.stats import spearmanr
 
 import skhypernas
@@ -63,19 +63,8 @@ def read_path(folder):
 
 def measure(clf, genotypes, X, rounds):
     """Median over interleaved rounds of ``clf.predict_proba`` with each genotype's network, ms per image."""
-    networks = []
-    for genotype in genotypes:
-        clf.network_ = clf.search_space_.build(genotype).eval()
-        clf.predict_proba(X)  # builds the inference form: not what is timed
-        networks.append(clf.network_)
-    times = np.empty((rounds, len(networks)))
-    for r in range(rounds):
-        for k, network in enumerate(networks):
-            clf.network_ = network
-            start = time.perf_counter()
-            clf.predict_proba(X)
-            times[r, k] = 1e3 * (time.perf_counter() - start) / len(X)
-    return np.median(times, axis=0)
+    networks = [clf.search_space_.build(genotype).eval() for genotype in genotypes]
+    return time_predictions(clf, networks, X, rounds)
 
 
 def best_at(latency, accuracy, budget):
