@@ -12,10 +12,14 @@ first ``--n-train`` training images and prints its time, its steps, its last epo
 losses, and, at ``--points`` values of lambda spread log-evenly over
 ``lambda_range`` (default: both ends), the test accuracy (first ``--n-test`` test
 images) of the path's network there, inherited weights and batch norm recalibrated
-as ``predict`` runs it (``set_complexity(lam).score``). Single seeds: read
-differences of a few points as noise. Not part of the test suite.
+as ``predict`` runs it (``set_complexity(lam).score``), and whether lambda orders the
+path (:func:`path_order`: the Spearman correlation of lambda with the priced cost, the
+cost's span, and how far the architecture distribution moved from uniform). Single
+seeds: read differences of a few points as noise. Not part of the test suite.
 
     python benchmarks/trial_settings.py --search-space chain --n-train 60000 --max-time 300 --points 5 '{}'
+    python benchmarks/trial_settings.py --search-space chain --n-train 60000 --max-time 300 --points 3 \
+        '{"cost": "latency"}' '{"cost": "latency", "arch_weight_decay": 0}'
 """
 
 import argparse
@@ -23,8 +27,11 @@ import json
 import time
 
 import numpy as np
+import torch
+from scipy.stats import spearmanr
 
 from skhypernas import HyperDARTSClassifier
+from skhypernas.costs import COST_COLUMNS
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.presets import SPACE_PRESETS
 
@@ -47,7 +54,9 @@ def trial(overrides, X, y, x_test, y_test, max_time=None, points=2, search_space
     last = {k: round(v, 3) for k, v in clf.history_[-1].items() if k in ("train_loss", "arch_loss", "arch_accuracy")}
     steps = {k: sum(h.get(k, 0) for h in clf.history_) for k in ("steps", "arch_steps", "discrete_steps")}
     path = dict(
-        entries=len(clf.complexity_path_["n_parameters"]), best_heldout=float(clf.complexity_path_["accuracy"].max())
+        entries=len(clf.complexity_path_["n_parameters"]),
+        best_heldout=float(clf.complexity_path_["accuracy"].max()),
+        **path_order(clf),
     )
     return dict(
         search_space=search_space,
@@ -58,6 +67,29 @@ def trial(overrides, X, y, x_test, y_test, max_time=None, points=2, search_space
         last_epoch=last,
         path=path,
         test_accuracy=scores,
+    )
+
+
+def path_order(clf):
+    """Whether lambda orders the path: Spearman of each entry's lambda (interval middle)
+    against the cost the search priced, the cost's span (largest over smallest), and how
+    far the architecture distribution moved from uniform (mean entropy of the allowed
+    options per decision at each end of the range, over the uniform's)."""
+    path = clf.complexity_path_
+    cost = np.asarray(path[COST_COLUMNS[clf.cost]], dtype=float)
+    middle = np.sqrt(path["lambda_min"] * path["lambda_max"])
+    mask = clf.search_space_.option_mask()
+    allowed = np.ones(clf.search_space_.arch_shape, bool) if mask is None else mask
+    entropy = []
+    for lam in clf.lambda_range:
+        with torch.no_grad():
+            p = torch.softmax(clf.hypernet_(torch.tensor(lam)).double().cpu(), -1).numpy()
+        h = -(p * np.log(np.clip(p, 1e-300, None))).sum(-1)
+        entropy.append(round(float(np.mean(h / np.log(allowed.sum(-1).clip(2)))), 3))
+    return dict(
+        spearman_cost_lambda=round(float(spearmanr(middle, cost).correlation), 3) if len(cost) > 2 else None,
+        cost_span=round(float(cost.max() / cost.min()), 2),
+        relative_entropy=entropy,
     )
 
 
