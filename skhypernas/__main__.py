@@ -14,7 +14,7 @@ from .costs import COST_COLUMNS, COST_NAMES
 from .datasets import load_train_test
 from .path import fine_tune_picks, interval_middle, path_index
 from .persistence import csv_writer, write_files
-from .presets import FINE_TUNING, SPACE_PRESETS
+from .presets import COST_PRESETS, FINE_TUNING, SPACE_PRESETS
 
 #: Default ``--time-budget`` in seconds, per dataset: search, path and fine-tuning together.
 TIME_BUDGETS = {"fashion-mnist": 1800.0, "digits": 110.0}
@@ -52,7 +52,7 @@ def parse_args(argv=None):
         nargs=2,
         metavar=("LOW", "HIGH"),
         default=None,
-        help="the lambdas the path spans (default: the preset's); a cost other than parameters may need another",
+        help="the lambdas the path spans (default: the preset's, or its cost's: presets.COST_PRESETS)",
     )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("results"))
@@ -110,6 +110,8 @@ def search_settings(args, budget):
         # 8x8 images: 20 epochs take under a minute, and this small a network needs
         # lambda up to 1e-3 before the regulariser shrinks it (1e-4 only halved it).
         params.update(max_epochs=20, lambda_range=(1e-8, 1e-3))
+    if args.preset == "cpu":
+        params.update(COST_PRESETS.get((args.search_space, args.cost), {}))
     if budget is not None:
         # The budget, not the epochs, ends the search (and its schedules).
         params.update(max_epochs=1000, max_time=SEARCH_SHARE * budget)

@@ -10,7 +10,8 @@ the experiment.
 
 :data:`SPACE_PRESETS` holds them per search space: the chain space
 (:class:`~skhypernas.spaces.ChainSpace`) has a ``"cpu"`` preset of its own, found by
-the trials in ``docs/benchmarks.md`` ("The chain space's recipe").
+the trials in ``docs/benchmarks.md`` ("The chain space's recipe"), and
+:data:`COST_PRESETS` what a preset changes for another cost.
 """
 
 PRESETS = {
@@ -49,6 +50,18 @@ SPACE_PRESETS = {
             path_samples=1024,
         ),
     },
+}
+
+#: What a space's ``"cpu"`` preset changes when the search prices another cost than
+#: parameters, by ``(space, cost)``; ``python -m skhypernas`` applies it. The chain
+#: space's latency: with the DARTS authors' architecture weight decay (1e-3) its four
+#: decisions' distributions stayed within 1% of uniform entropy, so the path's
+#: argmaxes followed noise, not lambda. Without it they move, the space's fastest
+#: networks come by lambda 1e-9, and three knots instead of one per decade keep the
+#: interpolated logits from detouring (docs/benchmarks.md, "The chain space priced in
+#: latency": measured latency over the path 4.6x, Spearman with lambda -0.94).
+COST_PRESETS = {
+    ("chain", "latency"): dict(arch_weight_decay=0.0, arch_lr=2e-2, lambda_range=(1e-13, 1e-9), n_knots=3),
 }
 
 #: How ``python -m skhypernas`` fine-tunes its picks of the path

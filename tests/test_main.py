@@ -93,3 +93,20 @@ def test_lambda_range_overrides_the_preset_and_bad_ones_are_refused(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--lambda-range", "1e-6", "1e-8"])
     assert "--lambda-range needs 0 < LOW < HIGH" in capsys.readouterr().err
+
+
+def test_a_cost_preset_adjusts_its_space_s_preset_and_no_other():
+    from skhypernas import HyperDARTSClassifier
+    from skhypernas.__main__ import parse_args, search_settings
+    from skhypernas.presets import COST_PRESETS, SPACE_PRESETS
+
+    settings = search_settings(*parse_args(["--search-space", "chain", "--cost", "latency"]))
+    assert {k: settings[k] for k in COST_PRESETS["chain", "latency"]} == COST_PRESETS["chain", "latency"]
+    assert HyperDARTSClassifier(**settings).get_params()["arch_weight_decay"] == 0.0
+    chain = SPACE_PRESETS["chain"]["cpu"]
+    for argv, preset in [(["--search-space", "chain"], chain), (["--cost", "latency"], PRESETS["cpu"])]:
+        settings = search_settings(*parse_args(argv))
+        assert settings["lambda_range"] == preset["lambda_range"] and "arch_weight_decay" not in settings
+    # --lambda-range still has the last word.
+    argv = ["--search-space", "chain", "--cost", "latency", "--lambda-range", "1e-9", "1e-7"]
+    assert search_settings(*parse_args(argv))["lambda_range"] == (1e-9, 1e-7)
