@@ -31,6 +31,7 @@ from scipy.stats import spearmanr
 
 import skhypernas
 from skhypernas.datasets import load_train_test
+from skhypernas.fronts import pareto_front
 from skhypernas.latency import cpu_model
 from skhypernas.spaces import as_architecture
 
@@ -73,17 +74,6 @@ def best_at(latency, accuracy, budget):
     return float(accuracy[ok].max()) if ok.any() else float("nan")
 
 
-def front(latency, accuracy):
-    """Entries no other entry beats in both latency and accuracy, fastest first."""
-    order = np.lexsort((-accuracy, latency))
-    kept, best = [], -np.inf
-    for i in order:
-        if accuracy[i] > best:
-            kept.append(int(i))
-            best = accuracy[i]
-    return kept
-
-
 def main():
     args = parse_args()
     clf = skhypernas.load(args.folders[0] / "model.skh")
@@ -118,7 +108,7 @@ def main():
             measured_ms=[float(v) for v in latency],
             front=[
                 dict(measured_ms=float(latency[i]), heldout_accuracy=float(accuracy[i]), n_parameters=int(params[i]))
-                for i in front(latency, accuracy)
+                for i in pareto_front(latency, accuracy)
             ],
         )
     first, *others = paths

@@ -33,6 +33,7 @@ from scipy.stats import spearmanr
 from skhypernas import HyperDARTSClassifier
 from skhypernas.costs import COST_COLUMNS
 from skhypernas.datasets import load_fashion_mnist
+from skhypernas.path import interval_middle
 from skhypernas.presets import SPACE_PRESETS
 
 
@@ -77,7 +78,7 @@ def path_order(clf):
     options per decision at each end of the range, over the uniform's)."""
     path = clf.complexity_path_
     cost = np.asarray(path[COST_COLUMNS[clf.cost]], dtype=float)
-    middle = np.sqrt(path["lambda_min"] * path["lambda_max"])
+    middle = [interval_middle(path, i) for i in range(len(cost))]
     mask = clf.search_space_.option_mask()
     allowed = np.ones(clf.search_space_.arch_shape, bool) if mask is None else mask
     entropy = []
