@@ -35,6 +35,7 @@ from skhypernas.costs import COST_COLUMNS
 from skhypernas.datasets import load_fashion_mnist
 from skhypernas.path import interval_middle
 from skhypernas.presets import SPACE_PRESETS
+from skhypernas.spaces.base import space_from_dict
 
 
 def trial(overrides, X, y, x_test, y_test, max_time=None, points=2, search_space="darts"):
@@ -44,6 +45,8 @@ def trial(overrides, X, y, x_test, y_test, max_time=None, points=2, search_space
     else:
         base = dict(preset, max_epochs=1000, max_time=max_time)
     params = dict(base, path_samples=256, device="cpu", **overrides)
+    if isinstance(params["search_space"], dict):  # a space's to_dict(), e.g. {"name": "chain", "operations": [...]}
+        params["search_space"] = space_from_dict(params["search_space"])
     start = time.perf_counter()
     clf = HyperDARTSClassifier(random_state=0, **params).fit(X, y)
     seconds = time.perf_counter() - start

@@ -2,6 +2,7 @@
 and plotted, and a few of its architectures fine-tuned."""
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -314,7 +315,9 @@ def write_outputs(output, clf, rows, summary):
         title = f"{name} lambda: {path['n_parameters'][i]} parameters"
         drawing = "cells" if clf.search_space_.name == "darts" else "layers"
         files[f"{drawing}_{name}_lambda.png"] = _figure_writer(plot_genotype(path["genotype"][i], title), 100)
-    files["complexity_path.json"] = lambda tmp: tmp.write_text(json.dumps(summary, indent=1))
+    # A preset's search space is an object: its to_dict() (a space's saved form) goes in.
+    as_json = functools.partial(json.dumps, indent=1, default=lambda value: value.to_dict())
+    files["complexity_path.json"] = lambda tmp: tmp.write_text(as_json(summary))
     columns = ["lambda_min", "lambda_max", "n_parameters", "n_flops", "latency_ms", "heldout_accuracy", "test_accuracy"]
     files["complexity_path.csv"] = csv_writer(rows, columns + ["finetuned_test_accuracy"])
     # The fitted estimator, in the safe (pickle-free) format, at the most accurate lambda.

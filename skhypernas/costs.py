@@ -16,8 +16,10 @@ it in *parameter-equivalents*, so that one ``lambda_range`` spans every cost's f
 
 import dataclasses
 
+import numpy as np
 import torch
 
+from .hypernet import MASKED
 from .latency import LatencyTable, as_latency_table, measure_latency_table
 
 #: The costs the estimators' ``cost=`` names; the space computes each.
@@ -85,7 +87,8 @@ class LatencyTableConstraint:
 def cost_scale(model, space):
     """What ``model``'s expected cost is multiplied by in the regulariser.
 
-    At the search's start (``alpha = 0``: every option equally likely) the scaled
+    At the search's start (``alpha = 0``: every option the space allows equally likely,
+    its masked ones at the hypernetwork's :data:`~skhypernas.hypernet.MASKED`) the scaled
     cost's gradient with respect to ``alpha`` has the norm of the parameter count's:
     ``lambda`` then pushes the architecture as hard whatever the cost, and the
     ``lambda_range`` that spans the parameter counts spans the others' families. A
@@ -108,8 +111,13 @@ def cost_scale(model, space):
         When the cost does not depend on the architecture.
     """
 
+    mask = space.option_mask()
+    start = torch.zeros(space.arch_shape)
+    if mask is not None:  # the search starts uniform over the options it may take
+        start = start.masked_fill(torch.as_tensor(~np.asarray(mask, dtype=bool)), MASKED)
+
     def gradient_norm(expected):
-        alpha = torch.zeros(space.arch_shape, requires_grad=True)
+        alpha = start.clone().requires_grad_()
         (grad,) = torch.autograd.grad(expected(alpha), alpha)
         return float(grad.norm())
 

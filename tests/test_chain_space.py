@@ -146,6 +146,48 @@ def test_the_stem_chooses_only_the_width_of_its_convolution(chain_search):
         ChainSpace(stem_operation="conv_7x7")
 
 
+def test_a_space_of_fewer_operations_searches_only_those(digits):
+    space = ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)).bind(1, 10, (8, 8))
+    mask = space.option_mask()
+    assert [space.options(1)[k] for k in np.flatnonzero(mask[1])] == [("skip", None), ("conv_3x3", 2), ("conv_3x3", 4)]
+    rng = np.random.RandomState(0)
+    drawn = {op for _ in range(50) for op, _ in space.random_architecture(rng).layers}
+    assert drawn == {"conv_3x3", "skip"}
+    # The latency table times only what the space can build.
+    assert all(" sep_" not in e.key and "inverted" not in e.key for e in space.latency_entries())
+    assert space_from_dict(space.to_dict()) == space
+    X, y = digits
+    clf = HyperDARTSClassifier(
+        search_space=ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)),
+        max_epochs=1,
+        batch_size=64,
+        path_samples=16,
+        relaxation="hard",
+        random_state=0,
+    ).fit(X[:300], y[:300])
+    assert all(op in ("conv_3x3", "skip") for g in clf.complexity_path_["genotype"] for op, _ in g.layers)
+    with pytest.raises(ValueError, match="operations"):
+        ChainSpace(operations=("conv_7x7",))
+    with pytest.raises(ValueError, match="stem_operation"):
+        ChainSpace(operations=("sep_conv_3x3",))
+
+
+def test_a_masked_space_scales_its_cost_at_the_start_the_search_has():
+    from skhypernas.costs import SpaceCost, cost_scale
+    from skhypernas.hypernet import MASKED
+
+    space = ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)).bind(1, 10, (8, 8))
+    blocked = torch.as_tensor(~space.option_mask())
+    scale = cost_scale(SpaceCost("flops"), space)
+
+    def norm(expected):  # uniform over the options a search may take
+        alpha = torch.zeros(space.arch_shape).masked_fill(blocked, MASKED).requires_grad_()
+        return torch.autograd.grad(expected(alpha), alpha)[0].norm().item()
+
+    params = norm(lambda a: space.expected_cost(a, "params"))
+    assert scale * norm(lambda a: space.expected_cost(a, "flops")) == pytest.approx(params, rel=1e-6)
+
+
 def test_chain_models_predict_save_load_fold_and_fine_tune(chain_search, digits, tmp_path):
     X, y = digits
     proba = chain_search.predict_proba(X)

@@ -104,8 +104,18 @@ class ChainSpace(SearchSpace):
         A layer's widths, as fractions of its stage's largest (rounded, at least 1).
         The defaults span about 5K to 150K parameters on 28x28 one-channel images
         with ten classes, and make the plain CNN of widths 12, 24, 36 and 48 members.
+    operations : tuple of str, default=OPERATIONS
+        The operations layers choose among (a subset of :data:`OPERATIONS`; ``skip`` is
+        always offered after the first layer). The others stay in the option list and
+        the supernet, masked (:meth:`option_mask`), so that architectures keep their
+        meaning across spaces. ``("conv_3x3",)`` searches plain CNNs of any widths and
+        depths (on CPUs the separable convolutions and the inverted bottleneck predict
+        fast but train up to 4x slower than a convolution of their size); on
+        Fashion-MNIST that search found less accurate families than all four
+        operations (``docs/benchmarks.md``, "Convolutions only, and when the
+        architecture is decided").
     stem_operation : str or None, default="conv_3x3"
-        The first layer's operation (one of :data:`OPERATIONS`): the stem chooses only
+        The first layer's operation (one of :attr:`operations`): the stem chooses only
         its width. On an image of few channels the cheaper operations are all but empty
         (a separable convolution of a one-channel image is a single 3x3 filter), and a
         search under a cost drifts to them; every space FBNet, ProxylessNAS and
@@ -123,13 +133,14 @@ class ChainSpace(SearchSpace):
     stages: tuple = (2, 2)
     widths: tuple = (48, 96)
     multipliers: tuple = (0.25, 0.375, 0.5, 0.75, 1.0)
+    operations: tuple = OPERATIONS
     stem_operation: str = "conv_3x3"
     in_channels: int = 1
     n_classes: int = 10
     image_size: tuple = None
 
     def __post_init__(self):
-        for name in ("stages", "widths", "multipliers"):
+        for name in ("stages", "widths", "multipliers", "operations"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.image_size is not None:  # a list when read from JSON
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
@@ -139,9 +150,12 @@ class ChainSpace(SearchSpace):
             raise ValueError("ChainSpace: stages need a layer each, widths must be positive and non-decreasing")
         if not self.multipliers or not all(0 < m <= 1 for m in self.multipliers):
             raise ValueError(f"ChainSpace: multipliers must lie in (0, 1]; got {self.multipliers}")
-        if self.stem_operation is not None and self.stem_operation not in OPERATIONS:
+        unknown = [op for op in self.operations if op not in OPERATIONS]
+        if unknown or not self.operations or len(set(self.operations)) < len(self.operations):
+            raise ValueError(f"ChainSpace: operations must be distinct names among {OPERATIONS}; got {self.operations}")
+        if self.stem_operation is not None and self.stem_operation not in self.operations:
             raise ValueError(
-                f"ChainSpace: stem_operation must be one of {OPERATIONS} or None; got {self.stem_operation!r}"
+                f"ChainSpace: stem_operation must be one of {self.operations} or None; got {self.stem_operation!r}"
             )
 
     @classmethod
@@ -194,17 +208,17 @@ class ChainSpace(SearchSpace):
             for stage in self.layer_stage
         )
 
-    def operations(self, layer):
+    def layer_operations(self, layer):
         """The operations layer ``layer`` may run: the stem's alone at a fixed stem."""
-        return (self.stem_operation,) if layer == 0 and self.stem_operation is not None else OPERATIONS
+        return (self.stem_operation,) if layer == 0 and self.stem_operation is not None else self.operations
 
     def allowed(self, layer):
         """Whether each of layer ``layer``'s options may be chosen (in :meth:`options` order);
         the first layer never skips."""
-        return [(layer > 0 and op == "skip") or op in self.operations(layer) for op, _ in self.options(layer)]
+        return [(layer > 0 and op == "skip") or op in self.layer_operations(layer) for op, _ in self.options(layer)]
 
     def option_mask(self):
-        if self.stem_operation is None:
+        if self.stem_operation is None and self.operations == OPERATIONS:
             return None  # the first layer never skips, but None keeps older searches' draws
         return np.array([self.allowed(layer) for layer in range(self.n_layers)])
 
@@ -234,11 +248,9 @@ class ChainSpace(SearchSpace):
             options = self.options(i)
             if i > 0 and rng.uniform() < p_parameter_free:
                 layers.append(options[0])
-            elif i > 0 or self.stem_operation is None:
-                layers.append(options[1 + rng.randint(len(options) - 1)])
             else:
-                stem = [option for option, ok in zip(options, self.allowed(0)) if ok]
-                layers.append(stem[rng.randint(len(stem))])
+                drawn = [option for option, ok in zip(options[1:], self.allowed(i)[1:]) if ok]
+                layers.append(drawn[rng.randint(len(drawn))])
         return ChainArchitecture(tuple(layers), self.stages)
 
     def collapsed(self, architecture):
@@ -315,16 +327,18 @@ class ChainSpace(SearchSpace):
         return total.to(alpha.dtype)
 
     def latency_entries(self):
-        """Every operation at every input width it can meet, output width and stage
-        size, each stage's max-pool at every width, and the classifier at every width,
-        channels-last, as the derived network runs them (its first layer's input is
-        the image, the same tensor in either layout)."""
+        """Every operation of :attr:`operations` at every input width it can meet, output
+        width and stage size, each stage's max-pool at every width, and the classifier at
+        every width, channels-last, as the derived network runs them (its first layer's
+        input is the image, the same tensor in either layout)."""
         from ..latency import LatencyEntry
 
         entries, grid = {}, self.width_grid()
         for layer in range(self.n_layers):
             height, width = self._stage_size(self.layer_stage[layer])
             for op, b in self.options(layer)[1:]:
+                if op not in self.operations:
+                    continue
                 for a in grid:
                     key = _layer_key(op, a, b, (height, width))
                     entries[key] = LatencyEntry(
@@ -452,6 +466,8 @@ def _cost_tables(space, kind, device):
             if op == "skip":
                 continue
             width[k, position[b]] = 1.0
+            if op not in space.operations and not isinstance(kind, str):
+                continue  # never timed: masked, so of probability 0 under the hypernetwork
             for a in grid:
                 cost[k, position[a]] = prices.layer(layer, op, a, b)
         layers.append(cost.to(device))
@@ -488,8 +504,8 @@ class ChainSupernet(nn.Module):
             layers.append(nn.ModuleList(make_op(op, a_max, b_max) for op in OPERATIONS))
             a_max = b_max
         self.layers = nn.ModuleList(layers)
-        # The operations a mixture runs per layer: a fixed stem's others have weight 0.
-        self.active = [[OPERATIONS.index(op) for op in space.operations(layer)] for layer in range(space.n_layers)]
+        # The operations a mixture runs per layer: masked ones have weight 0.
+        self.active = [[OPERATIONS.index(op) for op in space.layer_operations(i)] for i in range(space.n_layers)]
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.head = nn.Linear(space.widths[-1], space.n_classes)
 
