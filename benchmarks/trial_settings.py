@@ -45,7 +45,7 @@ def trial(overrides, X, y, x_test, y_test, max_time=None, points=2, search_space
     else:
         base = dict(preset, max_epochs=1000, max_time=max_time)
     params = dict(base, path_samples=256, device="cpu", **overrides)
-    if isinstance(params["search_space"], dict):  # a space's to_dict(), e.g. {"name": "chain", "operations": [...]}
+    if isinstance(params.get("search_space"), dict):  # a space's to_dict(), e.g. {"name": "chain", "operations": [...]}
         params["search_space"] = space_from_dict(params["search_space"])
     start = time.perf_counter()
     clf = HyperDARTSClassifier(random_state=0, **params).fit(X, y)
