@@ -16,6 +16,7 @@ from skhypernas.spaces import ChainArchitecture, ChainSpace, as_architecture
 from skhypernas.spaces.base import space_from_dict
 
 TINY_SPACE = ChainSpace(stages=(1, 2), widths=(4, 6), multipliers=(0.5, 1.0))
+CONV_ONLY = ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",))
 
 
 def plain(width):
@@ -147,7 +148,7 @@ def test_the_stem_chooses_only_the_width_of_its_convolution(chain_search):
 
 
 def test_a_space_of_fewer_operations_searches_only_those(digits):
-    space = ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)).bind(1, 10, (8, 8))
+    space = CONV_ONLY.bind(1, 10, (8, 8))
     mask = space.option_mask()
     assert [space.options(1)[k] for k in np.flatnonzero(mask[1])] == [("skip", None), ("conv_3x3", 2), ("conv_3x3", 4)]
     rng = np.random.RandomState(0)
@@ -158,7 +159,7 @@ def test_a_space_of_fewer_operations_searches_only_those(digits):
     assert space_from_dict(space.to_dict()) == space
     X, y = digits
     clf = HyperDARTSClassifier(
-        search_space=ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)),
+        search_space=CONV_ONLY,
         max_epochs=1,
         batch_size=64,
         path_samples=16,
@@ -176,7 +177,7 @@ def test_a_masked_space_scales_its_cost_at_the_start_the_search_has():
     from skhypernas.costs import SpaceCost, cost_scale
     from skhypernas.hypernet import MASKED
 
-    space = ChainSpace(widths=(4, 6), multipliers=(0.5, 1.0), operations=("conv_3x3",)).bind(1, 10, (8, 8))
+    space = CONV_ONLY.bind(1, 10, (8, 8))
     blocked = torch.as_tensor(~space.option_mask())
     scale = cost_scale(SpaceCost("flops"), space)
 
